@@ -1,0 +1,168 @@
+"""From lines to paragraphs to a tree of numbered headings and items.
+
+Web captures break a paragraph across lines (and a bracket mid-word), so a line joins the
+paragraph before it until that paragraph ends a sentence; an annotation or a field label
+that opens a line always belongs to the paragraph before it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from app.extraction.text import Line, Span
+from app.extraction.vocab import DEADLINE_LABELS, PERSON_LABELS, ROLE_LABELS
+
+_NUM = "一二三四五六七八九十百零〇两"
+STYLES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("chapter", re.compile(rf"^第([{_NUM}\d]+)章\s*")),
+    ("section", re.compile(rf"^第([{_NUM}\d]+)节\s*")),
+    ("part", re.compile(rf"^第([{_NUM}\d]+)(?:部分|篇)\s*")),
+    ("cn", re.compile(rf"^([{_NUM}]+)\s*[、.]\s*")),
+    ("paren_cn", re.compile(rf"^\(([{_NUM}]+)\)\s*")),
+    ("arabic", re.compile(r"^(\d{1,3})\s*[.、](?![\d])\s*")),
+    ("paren_arabic", re.compile(r"^\((\d{1,3})\)\s*")),
+    ("arabic_paren", re.compile(r"^(\d{1,3})\)\s*")),
+    ("circled", re.compile(r"^([①-⑳])\s*")),
+)
+_LABEL_START = re.compile(
+    r"^[\[(]?\s*(?:" + "|".join(map(re.escape, [*ROLE_LABELS, *PERSON_LABELS, *DEADLINE_LABELS]))
+    + r")\s*[:]"
+)
+_TERMINAL = "。;!?:)]”\"』」"
+_APPENDIX = re.compile(r"^附\s*(?:件|表)\s*\d*")
+NON_TASK_SECTIONS = ("保障", "组织实施", "组织领导", "总体要求", "指导思想", "基本原则", "工作原则",
+                     "主要目标", "工作目标", "发展目标", "总体目标", "工作要求", "附则", "形势")
+
+
+@dataclass(slots=True)
+class Paragraph:
+    span: Span
+    style: str | None = None
+    number: str | None = None
+    body_at: int = 0  # where the text after the number starts
+
+    @property
+    def rest(self) -> str:
+        return self.span.norm[self.body_at:].strip()
+
+    @property
+    def heading_only(self) -> bool:
+        rest = self.rest.replace("*", "")
+        return self.style is not None and "。" not in rest.rstrip("。") and len(rest) <= 50 \
+            and not re.search(r"[\[(].*(单位|负责)", rest)
+
+
+@dataclass(eq=False)
+class Node:
+    para: Paragraph | None
+    parent: Node | None = None
+    body: list[Paragraph] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
+
+    @property
+    def style(self) -> str | None:
+        return self.para.style if self.para else None
+
+    def path(self) -> list[str]:
+        out, node = [], self.parent
+        while node is not None and node.para is not None:
+            out.append(heading_text(node.para))
+            node = node.parent
+        return out[::-1]
+
+    def own_span(self) -> Span:
+        span = self.para.span if self.para else Span.empty()
+        for p in self.body:
+            span = span + p.span
+        return span
+
+    def walk(self):
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+def heading_text(para: Paragraph) -> str:
+    raw = para.span.raw.strip()
+    if para.heading_only:
+        return raw
+    stop = para.span.norm.find("。", para.body_at)
+    return raw if stop < 0 else para.span.raw[:stop].strip()
+
+
+def number_style(norm: str) -> tuple[str, str, int] | None:
+    text = norm.lstrip().lstrip("*")
+    lead = len(norm) - len(text)
+    for style, pattern in STYLES:
+        m = pattern.match(text)
+        if m:
+            return style, m[1], lead + m.end()
+    return None
+
+
+def paragraphs(lines: list[Line], skip: set[int]) -> list[Paragraph]:
+    out: list[Paragraph] = []
+    current: Span | None = None
+    for line in lines:
+        if line.no in skip or line.blank:
+            continue
+        piece = Span.of_line(line).strip()
+        starts_field = bool(_LABEL_START.match(piece.norm))
+        if current is not None and (starts_field or _open(current)) and not _starts_new(piece.norm):
+            # A bare label on its own line starts a field; a space keeps it readable as a label.
+            bare_label = starts_field and piece.norm[:1] not in "[("
+            current = current.joined(piece, " " if bare_label else "")
+            continue
+        if current is not None:
+            out.append(_classify(current))
+        current = piece
+    if current is not None:
+        out.append(_classify(current))
+    return out
+
+
+def _open(span: Span) -> bool:
+    text = span.norm.rstrip()
+    if not text or text.endswith(tuple(_TERMINAL)):
+        return False
+    numbered = number_style(text)
+    return not (numbered and len(text) <= 60) and not _APPENDIX.match(text)
+
+
+def _starts_new(norm: str) -> bool:
+    if _LABEL_START.match(norm):
+        return False
+    return number_style(norm) is not None or bool(_APPENDIX.match(norm))
+
+
+def _classify(span: Span) -> Paragraph:
+    found = number_style(span.norm)
+    if found is None:
+        return Paragraph(span)
+    style, number, at = found
+    return Paragraph(span, style, number, at)
+
+
+def build_tree(paras: list[Paragraph]) -> Node:
+    root = Node(None)
+    stack: list[Node] = [root]
+    for para in paras:
+        if para.style is None:
+            if _APPENDIX.match(para.span.norm):
+                del stack[1:]
+                continue
+            stack[-1].body.append(para)
+            continue
+        styles = [n.style for n in stack]
+        if para.style in styles:
+            del stack[styles.index(para.style):]
+        node = Node(para, parent=stack[-1])
+        stack[-1].children.append(node)
+        stack.append(node)
+    return root
+
+
+def in_task_section(node: Node) -> bool:
+    headings = node.path() + ([node.para.span.raw] if node.para and node.para.heading_only else [])
+    return not any(word in heading for heading in headings for word in NON_TASK_SECTIONS)
