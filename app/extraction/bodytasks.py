@@ -1,0 +1,160 @@
+"""Tasks written as numbered paragraphs: which paragraphs are tasks, and what each one says.
+
+A paragraph is a task when it carries unit annotations of its own (and nothing below it
+does), or when it is numbered like the annotated tasks around it inside a task section.
+A task with several annotations is several clauses, each a subtask with its own units.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from app.extraction.annotations import Annotation, find_annotations
+from app.extraction.context import (
+    Context,
+    fill_role_lists,
+    settle_roles,
+    to_leaders,
+    to_units,
+    warn_unrecognised,
+)
+from app.extraction.dates import parse_deadline, text_deadlines
+from app.extraction.milestones import find_milestones
+from app.extraction.models import Task
+from app.extraction.structure import Node, in_task_section
+from app.extraction.text import Span
+
+_PRINTED = {"arabic": "{}", "cn": "{}", "paren_cn": "({})", "paren_arabic": "({})",
+            "arabic_paren": "({})", "circled": "{}", "chapter": "第{}章", "section": "第{}节",
+            "part": "第{}部分"}
+
+
+def tree_tasks(root: Node, ctx: Context, *, fallback: bool) -> list[Task]:
+    jur = ctx.meta.jurisdiction
+    notes = {n: find_annotations(n.own_span(), jur) for n in root.walk() if n.para is not None}
+    annotated = {n for n, anns in notes.items()
+                 if anns and not _annotated_below(n, notes) and in_task_section(n)}
+    styles = Counter(n.style for n in annotated)
+    task_style = styles.most_common(1)[0][0] if styles else None
+    if task_style is None and fallback:
+        items = [n for n in notes if not n.para.heading_only and in_task_section(n)]
+        task_style = items[0].style if items else None
+    chosen: list[Node] = []
+    for node in notes:
+        if any(parent in chosen for parent in _ancestors(node)) or _annotated_below(node, notes):
+            continue
+        if node in annotated or (node.style == task_style and in_task_section(node)
+                                 and not node.para.heading_only):
+            chosen.append(node)
+    for node, anns in notes.items():
+        if anns and node not in chosen and not any(d in chosen for d in node.walk()) \
+                and not _annotated_below(node, notes):
+            ctx.warn("annotation_without_task", "A unit annotation sits outside any task (under "
+                     f"“{' / '.join(node.path()) or 'front matter'}”); it was not assigned.",
+                     anns[0].span)
+    # Where most tasks are several clauses each with its own units, every task is read as
+    # clauses, a single-clause task included, so that each part is tracked the same way.
+    clauses = sum(len(notes[n]) >= 2 for n in chosen) * 2 >= len(chosen) > 0
+    return [_task(node, notes[node], _inherited(node, notes), ctx, clauses) for node in chosen]
+
+
+def full_span(node: Node) -> Span:
+    span = node.own_span()
+    for child in node.children:
+        span = span + full_span(child)
+    return span
+
+
+def _annotated_below(node: Node, notes: dict[Node, list[Annotation]]) -> bool:
+    return any(notes.get(c) for c in node.children) or any(
+        _annotated_below(c, notes) for c in node.children)
+
+
+def _ancestors(node: Node):
+    node = node.parent
+    while node is not None:
+        yield node
+        node = node.parent
+
+
+def _inherited(node: Node, notes: dict[Node, list[Annotation]]) -> list[Annotation]:
+    return next((notes[p] for p in _ancestors(node) if notes.get(p)), [])
+
+
+def _task(node: Node, anns: list[Annotation], inherited: list[Annotation], ctx: Context,
+          clauses: bool) -> Task:
+    para = node.para
+    span = full_span(node)
+    if node.children:
+        anns = find_annotations(span, ctx.meta.jurisdiction)
+    number = _PRINTED.get(para.style, "{}").format(para.number)
+    body_at = para.body_at
+    title_end = span.norm.find("。", body_at)
+    first_ann = anns[0].lo if anns else len(span)
+    title = span[body_at : title_end if 0 <= title_end < first_ann else first_ann]
+    task = Task(number=number, title=_clean_title(title.raw), text="", section_path=node.path(),
+                source=span.source(ctx.document))
+    if len(anns) >= 2 or (clauses and anns):
+        clause_at = title_end + 1 if 0 <= title_end < anns[0].lo else body_at
+        task.text = span.raw.strip()
+        for k, ann in enumerate(anns, start=1):
+            clause = span[clause_at : ann.lo].strip(" *")
+            task.subtasks.append(_clause(f"{number}.{k}", clause, ann, ctx))
+            clause_at = ann.hi
+        _trailing(span[clause_at:], ctx)
+        for sub in task.subtasks:
+            task.units += sub.units
+            task.leaders += sub.leaders
+    else:
+        own = anns or inherited
+        text = span[: anns[0].lo] if anns and not span[anns[0].hi :].norm.strip(" 。") else span
+        task.text = text.raw.strip()
+        _fill(task, text, own, ctx)
+    fill_role_lists(task)
+    if not task.units:
+        ctx.warn("task_without_units", f"Task {number} names no responsible unit.", span)
+    warn_unrecognised(anns, ctx)
+    return task
+
+
+def _clause(number: str, clause: Span, ann: Annotation, ctx: Context) -> Task:
+    stop = clause.norm.find("。")
+    title = clause[: stop if stop > 0 else len(clause)]
+    sub = Task(number=number, title=_clean_title(title.raw), text=clause.raw.strip(),
+               units_text=ann.span.raw.strip(), source=(clause + ann.span).source(ctx.document))
+    _fill(sub, clause, [ann], ctx)
+    fill_role_lists(sub)
+    return sub
+
+
+def _fill(task: Task, text: Span, anns: list[Annotation], ctx: Context) -> None:
+    period = ctx.meta.period
+    for ann in anns:
+        task.units += to_units(settle_roles(ann, task.number, ctx), ctx)
+    task.leaders = to_leaders(anns, ctx)
+    if anns and not task.units_text:
+        task.units_text = anns[0].span.raw.strip() if len(anns) == 1 else None
+    labelled = next((a.deadline for a in anns if a.deadline is not None), None)
+    if labelled is not None:
+        task.deadline, task.ongoing = parse_deadline(labelled.raw, period)
+        task.deadline_text, task.deadline_source = labelled.raw.strip(), "label"
+    else:
+        phrases = text_deadlines(text.norm)
+        dated = [(parse_deadline(m[0], period)[0], m) for m in phrases]
+        dated = [(d, m) for d, m in dated if d is not None]
+        if dated:
+            due, m = max(dated, key=lambda pair: pair[0])
+            task.deadline, task.deadline_source = due, "text"
+            task.deadline_text = text.raw[m.start() : m.end()]
+    task.milestones = find_milestones(text, period, None, ctx.document)
+
+
+def _trailing(rest: Span, ctx: Context) -> None:
+    if re.search(r"[\u4e00-\u9fff]{4,}", rest.norm):
+        ctx.warn("clause_without_units", "Text after the last unit annotation of a task names no "
+                 "unit of its own; it is kept in the task text only.", rest.strip())
+
+
+def _clean_title(raw: str) -> str:
+    return raw.replace("**", "").strip(" 。.")
