@@ -14,9 +14,10 @@ class DomainError(Exception):
     code: str = "bad_request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str, **extra: Any) -> None:
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers
         self.extra = extra
 
 
@@ -44,3 +45,83 @@ class BinaryDocument(UnreadableDocument):
 class UnknownEncoding(UnreadableDocument):
     code = "unknown_encoding"
     title = "The document's text encoding is not recognised"
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    code = "unauthorized"
+    title = "Authentication required"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    code = "forbidden"
+    title = "Not allowed"
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class InvalidTransition(Conflict):
+    """The object is not in a state that allows this step; `current` says which it is in."""
+
+    code = "invalid_transition"
+    title = "Not allowed in the current state"
+
+
+class PeriodClosed(Conflict):
+    code = "period_closed"
+    title = "The reporting period is closed"
+
+
+class IdempotencyInFlight(Conflict):
+    code = "idempotency_in_flight"
+    title = "A request with this Idempotency-Key is still being processed"
+
+
+class IdempotencyKeyReused(InvalidInput):
+    code = "idempotency_key_reused"
+    title = "This Idempotency-Key was used for a different request"
+
+
+class UnknownUnit(InvalidInput):
+    code = "unknown_unit"
+    title = "Unknown unit"
+
+
+class AmbiguousUnit(InvalidInput):
+    code = "ambiguous_unit"
+    title = "The unit name matches more than one unit"
+
+
+class PreconditionFailed(DomainError):
+    status_code = 412
+    code = "precondition_failed"
+    title = "The resource has changed since you read it"
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    code = "payload_too_large"
+    title = "Request body too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status_code = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
+class ServiceUnavailable(DomainError):
+    status_code = 503
+    code = "database_unavailable"
+    title = "The database is unavailable"

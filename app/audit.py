@@ -1,0 +1,34 @@
+"""The audit log: who did what, when, with the state before and after. Append-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal
+from app.models import AuditEntry
+
+
+async def record(session: AsyncSession, principal: Principal | None, action: str, entity: str,
+                 entity_id: int | None, *, task_id: int | None = None, unit_id: int | None = None,
+                 before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> None:
+    await session.execute(insert(AuditEntry).values(
+        actor=principal.actor if principal else "system",
+        actor_unit_id=principal.unit_id if principal else None,
+        action=action, entity=entity, entity_id=entity_id, task_id=task_id, unit_id=unit_id,
+        before=_plain(before), after=_plain(after)))
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copies of dates and enums for the before/after columns."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "value"):
+        return value.value
+    return value

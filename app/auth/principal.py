@@ -1,0 +1,81 @@
+"""Who is calling: the office (admin), one unit, or a read-only integrator."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+
+from app.db import SessionDep
+from app.errors import Forbidden, Unauthorized
+from app.models import ApiToken, TokenRole
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: TokenRole
+    unit_id: int | None = None
+    token_id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        return "admin" if self.token_id is None else f"token:{self.token_id}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is TokenRole.admin
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in (TokenRole.admin, TokenRole.unit)
+
+    def sees_unit(self, unit_id: int) -> bool:
+        """Whether this caller may see what concerns `unit_id`."""
+        return self.unit_id is None or self.unit_id == unit_id
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def current_principal(request: Request, session: SessionDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send Authorization: Bearer <token>.",
+                           headers={"WWW-Authenticate": "Bearer"})
+    digest = hash_token(token.strip())
+    admin = request.app.state.settings.duban_admin_token
+    # Equal-length digests compared in constant time: timing tells nothing of the admin token.
+    if admin and hmac.compare_digest(digest, hash_token(admin)):
+        return Principal(TokenRole.admin)
+    row = (await session.execute(
+        select(ApiToken.id, ApiToken.role, ApiToken.unit_id)
+        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+    )).first()
+    if row is None:
+        raise Unauthorized("The token is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"})
+    return Principal(TokenRole(row.role), row.unit_id, row.id)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def admin_only(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("Only the supervising office (admin token) may do this.")
+    return principal
+
+
+async def writer(principal: CurrentPrincipal) -> Principal:
+    if not principal.can_write:
+        raise Forbidden("This token is read-only.")
+    return principal
+
+
+Admin = Annotated[Principal, Depends(admin_only)]
+Writer = Annotated[Principal, Depends(writer)]

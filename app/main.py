@@ -1,0 +1,42 @@
+"""Builds the app: settings, database, routers, error rendering, body limits. No logic."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import health, problems
+from app.auth import router as auth_router
+from app.config import Settings, get_settings
+from app.db import Database
+from app.limits import BodyLimit
+
+DESCRIPTION = """
+督办 Duban: policy documents in, tracked responsibilities out.
+
+Authenticate with `Authorization: Bearer <token>`. Errors are `application/problem+json`
+(RFC 9457) with a stable `code`. Every POST accepts `Idempotency-Key`; tasks and assignments
+carry an `ETag` and honour `If-Match`. Lists answer `{"items": [...], "next_cursor": ...}`.
+"""
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if database is None:
+            await app.state.db.dispose()
+
+    app = FastAPI(title="Duban", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.db = database or Database.from_settings(settings)
+    problems.install(app)
+    app.add_middleware(BodyLimit, json_limit=settings.max_json_bytes,
+                       upload_limit=settings.max_document_bytes)
+    for module in (health, auth_router):
+        app.include_router(module.router)
+    return app

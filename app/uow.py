@@ -1,0 +1,102 @@
+"""The one place a transaction ends, and the one place Idempotency-Key is honoured.
+
+Every route runs inside `UnitOfWorkRoute`: it opens the request's session, runs the handler,
+and commits only when a write answered 2xx. A POST with an Idempotency-Key stores its answer
+in the same transaction as its change, so a retry either finds the stored answer or finds
+nothing changed; two racing requests with one key collide on a unique constraint and the
+loser replays the winner's answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import IdempotencyInFlight, IdempotencyKeyReused, InvalidInput
+from app.models import IdempotencyRecord
+
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_REPLAYED_HEADERS = ("content-type", "location", "etag")
+
+
+class UnitOfWorkRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            db = request.app.state.db
+            async with db.session() as session:
+                request.state.session = session
+                key = request.headers.get("idempotency-key")
+                if request.method == "POST" and key is not None:
+                    return await _idempotent(request, session, handler, key)
+                try:
+                    response = await handler(request)
+                except BaseException:
+                    await session.rollback()
+                    raise
+                if request.method in WRITES and response.status_code < 300:
+                    await session.commit()
+                return response
+
+        return run
+
+
+async def _idempotent(request: Request, session: AsyncSession,
+                      handler: Callable[[Request], Coroutine[Any, Any, Response]], key: str) -> Response:
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise InvalidInput("Idempotency-Key must be 1 to 255 printable characters.")
+    scope = hashlib.sha256(request.headers.get("authorization", "").encode()).hexdigest()[:32]
+    body = await request.body()
+    digest = hashlib.sha256(b"\n".join(
+        [request.method.encode(), request.url.path.encode(), request.url.query.encode(), body]
+    )).hexdigest()
+    found = await _stored(session, scope, key)
+    if found is not None:
+        return _replay(found, digest)
+    try:
+        response = await handler(request)
+    except BaseException:
+        await session.rollback()
+        raise
+    if response.status_code >= 300:
+        await session.rollback()
+        return response
+    headers = {k: v for k, v in response.headers.items() if k in _REPLAYED_HEADERS}
+    await session.execute(insert(IdempotencyRecord).values(
+        scope=scope, key=key, request_hash=digest, status_code=response.status_code,
+        body=bytes(response.body), headers=headers))
+    try:
+        await session.commit()
+    except IntegrityError:
+        # Another request with this key committed first: this one's change is rolled back.
+        await session.rollback()
+        found = await _stored(session, scope, key)
+        if found is None:
+            raise IdempotencyInFlight("Retry: a request with this key is in progress.") from None
+        return _replay(found, digest)
+    return response
+
+
+async def _stored(session: AsyncSession, scope: str, key: str) -> IdempotencyRecord | None:
+    result = await session.execute(
+        select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key))
+    return result.scalar_one_or_none()
+
+
+def _replay(record: IdempotencyRecord, digest: str) -> Response:
+    if record.request_hash != digest:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different method, path or body; "
+            "use a new key for a new request.")
+    headers = dict(record.headers or {})
+    headers["idempotent-replayed"] = "true"
+    media = headers.pop("content-type", "application/json")
+    return Response(record.body, status_code=record.status_code, headers=headers, media_type=media)
