@@ -11,7 +11,11 @@ from app import health, problems
 from app.auth import router as auth_router
 from app.config import Settings, get_settings
 from app.db import Database
+from app.documents import router as documents_router
 from app.limits import BodyLimit
+from app.tasks import router as tasks_router
+from app.units import router as units_router
+from app.workflow import router as workflow_router
 
 DESCRIPTION = """
 督办 Duban: policy documents in, tracked responsibilities out.
@@ -37,6 +41,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     problems.install(app)
     app.add_middleware(BodyLimit, json_limit=settings.max_json_bytes,
                        upload_limit=settings.max_document_bytes)
-    for module in (health, auth_router):
+    for module in (health, auth_router, documents_router, tasks_router, units_router,
+                   workflow_router):
         app.include_router(module.router)
     return app

@@ -1,0 +1,186 @@
+"""Storing an extraction: the document, its units, tasks, milestones, indicators and the
+obligations the document assigns. Bulk statements, one round trip per table.
+
+Obligations sit on the tasks where work is reported: a task read as clauses (subtasks) gets
+its obligations on the clauses, and the task itself rolls them up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import audit
+from app.auth.principal import Principal
+from app.extraction.models import Extraction, Task, UnitMention
+from app.models import Document, Indicator, Milestone, Role
+from app.models import Task as TaskRow
+from app.tasks import obligations
+from app.units import service as units
+
+_LEVEL_OF_PREFIX = {"省": "province", "市": "city", "县": "county", "区": "district"}
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def document_key(extraction: Extraction, digest: str) -> str:
+    """What makes a later text a revision of this document: its 文号, else its title within
+    its jurisdiction, else (no title either) the text itself."""
+    meta = extraction.document
+    if meta.doc_number:
+        return f"no:{meta.doc_number}"
+    if meta.title:
+        place = meta.jurisdiction.name if meta.jurisdiction and meta.jurisdiction.name else ""
+        return f"title:{place}:{meta.title}"
+    return f"hash:{digest}"
+
+
+@dataclass
+class Imported:
+    document_id: int
+    tasks: int = 0
+    obligations: int = 0
+    units: set[str] = field(default_factory=set)
+
+
+async def jurisdiction_ids(session: AsyncSession, extraction: Extraction) -> tuple[int | None, int | None]:
+    jur = extraction.document.jurisdiction
+    if jur is None or not jur.name:
+        return None, None
+    parent_id = None
+    if jur.parent:
+        parent_level = _LEVEL_OF_PREFIX.get(jur.parent[-1], "city")
+        parent_id = await units.ensure_jurisdiction(session, jur.parent, parent_level)
+    own = await units.ensure_jurisdiction(session, jur.name, jur.level, parent_id)
+    return own, parent_id
+
+
+async def ensure_units(session: AsyncSession, extraction: Extraction, own: int | None,
+                       parent: int | None) -> dict[str, int]:
+    jur = extraction.document.jurisdiction
+    wanted: dict[str, dict] = {}
+    for task in _walk(extraction.tasks):
+        for m in task.units:
+            scope = parent if (jur and jur.parent and m.canonical.startswith(jur.parent)
+                               and not (jur.name and m.canonical.startswith(jur.name))) else own
+            entry = wanted.setdefault(m.canonical, {"name": m.canonical, "short_name": m.name,
+                                                    "jurisdiction_id": scope, "is_group": m.group,
+                                                    "aliases": set()})
+            entry["aliases"] |= {m.name, m.as_written}
+    return await units.ensure_units(session, list(wanted.values()))
+
+
+async def store(session: AsyncSession, principal: Principal, extraction: Extraction, text: str,
+                digest: str) -> Imported:
+    own, parent = await jurisdiction_ids(session, extraction)
+    meta = extraction.document
+    document = Document(
+        key=document_key(extraction, digest), title=meta.title, issuer=meta.issuer,
+        doc_number=meta.doc_number, issued_on=meta.issued_on,
+        period_start=meta.period.start if meta.period else None,
+        period_end=meta.period.end if meta.period else None, jurisdiction_id=own,
+        format=meta.format, encoding=meta.encoding, content_hash=digest, text=text,
+        meta=describe(extraction))
+    session.add(document)
+    await session.flush()
+    unit_ids = await ensure_units(session, extraction, own, parent)
+    result = Imported(document.id, units=set(unit_ids))
+    await add_tasks(session, document.id, extraction.tasks, unit_ids, result, start=0)
+    await add_indicators(session, document.id, extraction)
+    await audit.record(session, principal, "document.imported", "document", document.id,
+                       after={"title": meta.title, "hash": digest, "tasks": result.tasks,
+                              "obligations": result.obligations})
+    return result
+
+
+def describe(extraction: Extraction) -> dict:
+    return {"document": extraction.document.model_dump(mode="json"),
+            "rules": [r.model_dump(mode="json") for r in extraction.rules],
+            "warnings": [w.model_dump(mode="json") for w in extraction.warnings]}
+
+
+async def add_tasks(session: AsyncSession, document_id: int, tasks: list[Task],
+                    unit_ids: dict[str, int], result: Imported, *, start: int,
+                    parent_id: int | None = None, implied: tuple[UnitMention, ...] = ()) -> int:
+    """Insert `tasks` (then their subtasks) from ordinal `start`; returns the next ordinal.
+    `implied`: units a document-wide rule put on the parent, owed on each of its clauses."""
+    rows, ordinal = [], start
+    for task in tasks:
+        rows.append(task_row(document_id, task, ordinal, parent_id))
+        ordinal += 1
+    if not rows:
+        return ordinal
+    ids = list((await session.execute(insert(TaskRow).returning(TaskRow.id, sort_by_parameter_order=True),
+                                      rows)).scalars())
+    result.tasks += len(ids)
+    milestones, assignments = [], []
+    for task_id, task in zip(ids, tasks, strict=True):
+        milestones += [milestone_row(task_id, k, m) for k, m in enumerate(task.milestones)]
+        if not task.subtasks:
+            assignments += obligation_rows(task_id, task, unit_ids, implied)
+    if milestones:
+        await session.execute(insert(Milestone), milestones)
+    await obligations.create(session, assignments)
+    result.obligations += len(assignments)
+    for task_id, task in zip(ids, tasks, strict=True):
+        if task.subtasks:
+            inherited = tuple(u for u in task.units if u.implied_by_rule)
+            ordinal = await add_tasks(session, document_id, task.subtasks, unit_ids, result,
+                                      start=ordinal, parent_id=task_id, implied=inherited)
+    return ordinal
+
+
+def task_row(document_id: int, task: Task, ordinal: int, parent_id: int | None) -> dict:
+    return {
+        "document_id": document_id, "parent_id": parent_id, "ordinal": ordinal,
+        "number": task.number[:32], "kind": task.kind, "title": task.title, "text": task.text,
+        "section_path": task.section_path, "deadline": task.deadline,
+        "deadline_text": (task.deadline_text or "")[:64] or None,
+        "deadline_source": task.deadline_source, "ongoing": task.ongoing,
+        "source": task.source.model_dump() if task.source else None,
+        "detail": {"units_text": task.units_text,
+                   "leaders": [leader.model_dump(exclude={"source"}) for leader in task.leaders],
+                   "period": task.period.model_dump() if task.period else None},
+    }
+
+
+def milestone_row(task_id: int, ordinal: int, m) -> dict:
+    return {"task_id": task_id, "ordinal": ordinal, "text": m.text, "due": m.due,
+            "due_text": (m.due_text or "")[:64] or None, "metric": m.metric, "target": m.target[:128],
+            "target_stretch": m.target_stretch, "optional": m.optional,
+            "source": m.source.model_dump() if m.source else None}
+
+
+def obligation_rows(task_id: int, task: Task, unit_ids: dict[str, int],
+                    implied: tuple[UnitMention, ...] = ()) -> list[dict]:
+    """One obligation per unit named on the task, in its strongest role."""
+    best: dict[int, UnitMention] = {}
+    for m in [*task.units, *implied]:
+        unit_id = unit_ids[m.canonical]
+        held = best.get(unit_id)
+        if held is None or obligations.ROLE_RANK[Role(m.role)] < obligations.ROLE_RANK[Role(held.role)]:
+            best[unit_id] = m
+    return [obligations.row(task_id, unit_id, Role(m.role), task_deadline=task.deadline, group=m.group)
+            for unit_id, m in best.items()]
+
+
+async def add_indicators(session: AsyncSession, document_id: int, extraction: Extraction) -> None:
+    rows = [{"document_id": document_id, "ordinal": k, "number": i.number, "name": i.name,
+             "unit": i.unit, "standard": i.standard, "baseline": i.baseline,
+             "baseline_year": i.baseline_year, "targets": i.targets, "attribute": i.attribute,
+             "detail": i.model_dump(mode="json", include={"domain", "category", "sub_indicators",
+                                                         "standard_by_region", "source"})}
+            for k, i in enumerate(extraction.indicators)]
+    if rows:
+        await session.execute(insert(Indicator), rows)
+
+
+def _walk(tasks: list[Task]):
+    for task in tasks:
+        yield task
+        yield from _walk(task.subtasks)

@@ -1,0 +1,46 @@
+"""HTTP conventions shared by the routers: ETags and If-Match, the as-of date, periods."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import Query, Request
+
+from app.errors import InvalidInput, PreconditionFailed
+
+PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def etag(kind: str, ident: int, version: int) -> str:
+    return f'"{kind}-{ident}-v{version}"'
+
+
+def check_if_match(request: Request, current: str) -> None:
+    """A write that names the version it read (If-Match) fails with 412 if it changed since."""
+    wanted = request.headers.get("if-match")
+    if wanted is None or wanted.strip() == "*":
+        return
+    if current not in [tag.strip() for tag in wanted.split(",")]:
+        raise PreconditionFailed("The resource changed since you read it: fetch it again, "
+                                 "re-apply your change, and send it with the new ETag.",
+                                 current_etag=current)
+
+
+def today(request: Request) -> date:
+    return datetime.now(request.app.state.settings.tz).date()
+
+
+def as_of_or_today(request: Request, as_of: date | None) -> date:
+    return as_of if as_of is not None else today(request)
+
+
+AsOf = Annotated[date | None, Query(description="the day overdue is judged on (YYYY-MM-DD); "
+                                                "default today in Asia/Shanghai")]
+
+
+def check_period(period: str) -> str:
+    if not PERIOD.match(period):
+        raise InvalidInput(f"Period {period!r} is not YYYY-MM (e.g. 2025-03).")
+    return period

@@ -1,0 +1,94 @@
+"""Obligations (assignments): creating them, expanding groups into them, and keeping their
+stored effective deadline and open flag true in the same transaction as the change.
+
+"Overdue" is never stored: it is `overdue_clause(as_of)` over the stored effective deadline
+and open flag, and `is_overdue` is the same rule in Python.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.dbutil import insert_ignore
+from app.models import Assignment, AssignmentStatus, GroupMember, Role, utcnow
+
+OPEN = AssignmentStatus.open_statuses()
+ROLE_RANK = {Role.lead: 0, Role.responsible: 1, Role.cooperating: 2}
+
+
+def effective(extended_to: date | None, own_deadline: date | None, task_deadline: date | None) -> date | None:
+    return extended_to or own_deadline or task_deadline
+
+
+def overdue_clause(as_of: date) -> ColumnElement[bool]:
+    return and_(Assignment.is_open.is_(True), Assignment.effective_deadline < as_of)
+
+
+def is_overdue(status: AssignmentStatus, effective_deadline: date | None, as_of: date) -> bool:
+    return status in OPEN and effective_deadline is not None and effective_deadline < as_of
+
+
+def days_overdue(effective_deadline: date | None, as_of: date) -> int:
+    return max((as_of - effective_deadline).days, 0) if effective_deadline else 0
+
+
+def row(task_id: int, unit_id: int, role: Role, *, task_deadline: date | None, group: bool = False,
+        own_deadline: date | None = None, via_group_id: int | None = None,
+        origin: str = "document") -> dict:
+    status = AssignmentStatus.group if group else AssignmentStatus.assigned
+    return {"task_id": task_id, "unit_id": unit_id, "role": role, "via_group_id": via_group_id,
+            "origin": origin, "own_deadline": own_deadline, "task_deadline": task_deadline,
+            "effective_deadline": effective(None, own_deadline, task_deadline),
+            "status": status, "is_open": not group}
+
+
+async def create(session: AsyncSession, rows: list[dict]) -> None:
+    """Insert obligations; a unit already on a task keeps its existing obligation."""
+    await insert_ignore(session, Assignment, rows, ["task_id", "unit_id"])
+
+
+async def expand_group(session: AsyncSession, group_id: int) -> tuple[int, int]:
+    """One obligation per member on every task that names the group; members that left lose
+    their open obligations from it. Returns (added, removed)."""
+    members = set((await session.execute(
+        select(GroupMember.member_id).where(GroupMember.group_id == group_id))).scalars())
+    placements = (await session.execute(
+        select(Assignment.task_id, Assignment.role, Assignment.task_deadline, Assignment.own_deadline)
+        .where(Assignment.unit_id == group_id, Assignment.status == AssignmentStatus.group))).all()
+    before = await _count_from_group(session, group_id)
+    await create(session, [
+        row(p.task_id, member, Role(p.role), task_deadline=p.task_deadline,
+            own_deadline=p.own_deadline, via_group_id=group_id, origin="group")
+        for p in placements for member in members])
+    back = await session.execute(
+        update(Assignment)
+        .where(Assignment.via_group_id == group_id, Assignment.unit_id.in_(members),
+               Assignment.status == AssignmentStatus.removed, Assignment.closed_at.is_(None))
+        .values(status=AssignmentStatus.assigned, is_open=True, version=Assignment.version + 1,
+                updated_at=utcnow()))
+    gone = await session.execute(
+        update(Assignment)
+        .where(Assignment.via_group_id == group_id, Assignment.unit_id.not_in(members),
+               Assignment.status.in_(OPEN))
+        .values(status=AssignmentStatus.removed, is_open=False, version=Assignment.version + 1,
+                updated_at=utcnow()))
+    added = await _count_from_group(session, group_id) - before + (back.rowcount or 0)
+    return added, gone.rowcount or 0
+
+
+async def _count_from_group(session: AsyncSession, group_id: int) -> int:
+    return (await session.execute(select(func.count()).where(
+        Assignment.via_group_id == group_id, Assignment.is_open.is_(True)))).scalar_one()
+
+
+async def set_task_deadline(session: AsyncSession, task_id: int, deadline: date | None) -> None:
+    """A task's new deadline reaches every obligation that has none of its own."""
+    await session.execute(
+        update(Assignment).where(Assignment.task_id == task_id)
+        .values(task_deadline=deadline,
+                effective_deadline=func.coalesce(Assignment.extended_to, Assignment.own_deadline, deadline),
+                version=Assignment.version + 1, updated_at=utcnow()))
