@@ -24,10 +24,12 @@ from app.extraction.vocab import DEADLINE_LABELS, PERSON_LABELS, ROLE_LABELS
 
 _LABELS = sorted([*ROLE_LABELS, *PERSON_LABELS, *DEADLINE_LABELS], key=len, reverse=True)
 _LABEL = re.compile(r"(?:^|(?<=[\s;,。.、]))(" + "|".join(map(re.escape, _LABELS)) + r")\s*[:为]?\s*")
-_ROLE_VERB = re.compile(r"(牵头|配合|协助|参与|协办|负责|按职责分工负责|按职责分别负责|分别负责)$")
+_ROLE_VERB = re.compile(r"(牵头|配合|协助|参与|协办|负责|按职责分工负责|按职责分别负责|分别负责)"
+                        r"(?:落实|实施|推进|完成)?$")
 _VERB_ROLE = {"牵头": "lead", "配合": "cooperating", "协助": "cooperating", "参与": "cooperating",
               "协办": "cooperating"}
-_MARKERS = ("按职责分工负责", "按职责分别负责", "分别负责", "负责", "牵头", "配合")
+_MARKERS = ("按职责分工负责", "按职责分别负责", "分别负责", "负责", "牵头", "配合", "负责落实", "负责实施",
+            "牵头落实", "配合落实")
 
 # Each rule pattern with a word it cannot match without, so most text skips the regex.
 RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (

@@ -13,7 +13,9 @@ from app.extraction.text import fold
 _CN_MONTH = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
              "十": 10, "十一": 11, "十二": 12}
 _QUARTER = {"一": 3, "1": 3, "二": 6, "2": 6, "三": 9, "3": 9, "四": 12, "4": 12}
-_ONGOING = re.compile(r"长期|持续|常态|每年|逐年|每月|每季|每半年|定期|动态|滚动")
+_ONGOING = re.compile(r"长期|持续|常态")
+# A recurring duty (每年12月底前) is due for the last time in the plan's final year.
+_RECURRING = re.compile(r"每年|逐年|每月|每季|每半年|定期|动态|滚动|年度")
 _YEAR = r"(?<!\d)((?:19|20)\d{2})"
 _RANGE = re.compile(_YEAR + r"\s*年?\s*[-~至到]?\s*((?:19|20)\d{2})(?!\d)\s*年?")
 _FULL = re.compile(_YEAR + r"\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
@@ -56,16 +58,20 @@ def parse_deadline(text: str, period: Period | None = None) -> tuple[date | None
                 candidates.append(date(int(m[2]), 12, 31))
     if not candidates:
         candidates += [date(int(m[1]), 12, 31) for m in _YEAR_ONLY.finditer(t)]
+    recurring = bool(_RECURRING.search(t))
     if not candidates and period is not None:
+        year = period.end if recurring else period.start
         for m in _MONTH_ONLY.finditer(t):
             month = _month(m[1])
             if 1 <= month <= 12:
-                candidates.append(month_end(period.start, month))
+                candidates.append(month_end(year, month))
+        if not candidates and recurring:
+            candidates.append(date(period.end, 12, 31))
         if not candidates and _YEAR_END.search(t):
             candidates.append(date(period.start, 12, 31))
     if candidates:
         return max(candidates), False
-    return None, bool(_ONGOING.search(t))
+    return None, bool(_ONGOING.search(t) or recurring)
 
 
 _DATE_RESIDUE = re.compile(r"[\d\s年月日底前末内中上下半季度第一二三四五六七八九十至到~\-、,.()完成以]")

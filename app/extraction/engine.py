@@ -14,7 +14,7 @@ from app.extraction.reader import is_chrome, read_document
 from app.extraction.structure import build_tree, paragraphs
 from app.extraction.tables import find_tables
 from app.extraction.tabletasks import table_tasks
-from app.extraction.text import split_lines
+from app.extraction.text import Span, split_lines
 from app.extraction.units import canonical, is_group
 
 
@@ -32,9 +32,13 @@ def extract_text(text: str, *, fmt: str = "text", encoding: str | None = None) -
     indicators, indicator_warnings, indicator_lines = find_indicator_tables(lines, text)
     ctx.warnings += indicator_warnings
     skip = chrome | indicator_lines
-    tables = find_tables(lines, skip)
+    tables = find_tables(lines, skip, chrome)
     for table in tables:
         skip |= table.lines
+        if table.stopped_at is not None:
+            ctx.warn("table_ended", f"A task table stopped at “{table.stopped_at.raw.strip()[:40]}”, "
+                     "which is neither a row nor a category; anything below it was read as text.",
+                     Span.of_line(table.stopped_at))
     paras = paragraphs(lines, skip)
     for para in paras:
         ctx.add_rules(find_rules(para.span, meta.jurisdiction))

@@ -18,6 +18,7 @@ _DATE = re.compile(r"^((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日
 _DATE_BROKEN = re.compile(r"^((?:19|20)\d{2})(\d{2})(\d{2})$")
 _DATE_NO_YEAR = re.compile(r"^(\d{1,2})\s*月\s*(\d{1,2})\s*日$")
 _NOTICE = re.compile(r"关于印发(.+?)的通知")
+_PLAN_WORDS = re.compile(r"方案|计划|要点|清单|任务|规划|分工")
 _TITLE_END = re.compile(r"(方案|意见|规划|计划|清单|办法|要点|纲要|细则|措施|规定)(\(.*\))?$")
 _ORG_END = ("人民政府", "政府", "办公室", "办公厅", "委员会", "党委", "领导小组", "指挥部", "局", "厅",
             "省委", "市委", "县委", "区委")
@@ -41,7 +42,8 @@ def read_metadata(lines: list[Line]) -> DocumentMeta:
                 break
     if span:
         meta.period = Period(start=span[0], end=span[1], text=f"{span[0]}-{span[1]}年")
-    elif meta.title and len(years := re.findall(r"(?<!\d)((?:19|20)\d{2})\s*年", meta.title)) == 1:
+    elif meta.title and _PLAN_WORDS.search(meta.title) \
+            and len(years := re.findall(r"(?<!\d)((?:19|20)\d{2})\s*年", meta.title)) == 1:
         # 2024年赣县区…工作方案: a plan for one year.
         meta.period = Period(start=int(years[0]), end=int(years[0]), text=f"{years[0]}年")
     meta.jurisdiction = _jurisdiction(lines, head, meta)
@@ -95,6 +97,11 @@ def _title(head: list[Line]) -> str | None:
             return notice[1].strip().strip("《》")
         if len(joined) > 200 or not re.search(r"关于印发", joined):
             joined = joined[joined.rfind("关于印发"):] if "关于印发" in joined else ""
+    for ln in head:
+        # A notice that is itself the document: 关于通报表扬…的通知, maybe after its issuer.
+        own = re.search(r"关于(?!印发).{4,80}?的(?:通知|决定|通报|意见|批复|函|报告|公告)$", ln.raw.strip())
+        if own:
+            return own[0]
     for i, ln in enumerate(head):
         text = ln.raw.strip()
         if _TITLE_END.search(ln.norm.strip()) and 6 <= len(text) <= 60 and "。" not in text:

@@ -52,6 +52,7 @@ class Table:
     delimited: bool = False
     rows: list[Row] = field(default_factory=list)
     lines: set[int] = field(default_factory=set)
+    stopped_at: Line | None = None  # a line that ended the table without looking like its end
 
 
 def header_kind(cell: str) -> str | None:
@@ -59,16 +60,20 @@ def header_kind(cell: str) -> str | None:
     return HEADER_KINDS.get(cell)
 
 
-def find_tables(lines: list[Line], skip: set[int]) -> list[Table]:
+def find_tables(lines: list[Line], skip: set[int], stops: set[int] = frozenset()) -> list[Table]:
+    """Task tables among `lines`; `stops` (site chrome such as 相关链接) end a table."""
     tables: list[Table] = []
-    live = [ln for ln in lines if ln.no not in skip and not ln.blank]
+    live = [ln for ln in lines if (ln.no not in skip or ln.no in stops) and not ln.blank]
     i = 0
     while i < len(live):
+        if live[i].no in stops:
+            i += 1
+            continue
         table, used = _header_at(live, i)
         if table is None:
             i += 1
             continue
-        end = _read_rows(table, live, i + used)
+        end = _read_rows(table, live, i + used, stops)
         if table.rows:
             tables.append(table)
         i = max(end, i + 1)
@@ -112,27 +117,30 @@ def _qualify(kinds: list[str], *, delimited: bool, raw: str) -> Table | None:
     return Table(kinds, is_project=is_project, delimited=delimited)
 
 
-def _read_rows(table: Table, live: list[Line], i: int) -> int:
+def _read_rows(table: Table, live: list[Line], i: int, stops: set[int]) -> int:
     if table.delimited:
         return _read_delimited(table, live, i)
     expected, category, row_lines, number = 1, None, [], None
-    printed = ""
+    printed, restart = "", False
     while i < len(live):
         line = live[i]
         text = line.norm.strip()
-        if _ends_table(text):
+        if line.no in stops or _ends_table(text):
             break
-        found = _row_number(text, expected)
+        # After a category row the numbering may restart at 1 or run on.
+        found = _row_number(text, expected) or (_row_number(text, 1) if restart else None)
+        restart = False
         if found is not None:
             _close_row(table, number, printed, category, row_lines)
             number, printed, row_lines = found, text, []
             expected = int(found) + 1
         elif _CATEGORY.match(text) and len(text) <= 40 and "。" not in text:
             _close_row(table, number, printed, category, row_lines)
-            number, row_lines, category, expected = None, [], line.raw.strip(), 1
+            number, row_lines, category, restart = None, [], line.raw.strip(), True
         elif number is not None:
             row_lines.append(line)
         elif table.rows or category:
+            table.stopped_at = line
             break
         else:
             i += 1
@@ -145,7 +153,7 @@ def _read_rows(table: Table, live: list[Line], i: int) -> int:
 
 def _ends_table(text: str) -> bool:
     found = number_style(text)
-    return bool(re.match(r"^附\s*(?:件|表)", text)) or text in ("相关文章", "相关链接") or (
+    return bool(re.match(r"^附\s*(?:件|表)", text)) or text.startswith(("相关文章", "相关链接")) or (
         found is not None and found[0] in ("chapter", "section", "part") and len(text) < 60
     )
 
@@ -213,6 +221,9 @@ def _join(kind: str, pieces: list[Span]) -> Span:
 
 def _fit(kind: str, cell: Span, lines: int) -> float:
     text = cell.norm.strip()
+    # A cell never ends on a list separator: 市住建局、 continues on the next line.
+    if text.endswith(("、", ",")) or text.startswith(("、", ",")):
+        return -5.0
     if not text:
         return {"title": -3.0, "content": -0.5, "deadline": -0.1, "note": 0.0}.get(kind, -0.6)
     if kind in ("lead", "responsible", "cooperating"):

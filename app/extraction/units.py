@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from app.extraction.models import Jurisdiction
-from app.extraction.text import Span
+from app.extraction.text import Span, fold
 from app.extraction.vocab import (
     ABBREVIATIONS,
     DEPARTMENT_CORES,
@@ -76,10 +76,12 @@ def has_unit_ending(name: str) -> bool:
 
 
 def is_group(name: str) -> bool:
+    name = fold(name)
     return name.startswith("各") or any(marker in name for marker in GROUP_MARKERS)
 
 
 def looks_like_unit(name: str) -> bool:
+    name = fold(name)
     if not 2 <= len(name) <= 40 or _SENTENCE_MARKS.search(name) or _DATE_WORDS.search(name):
         return False
     bare = re.sub(r"\([^)]*\)$", "", name)
@@ -100,7 +102,8 @@ def repair(pieces: list[Span], jurisdiction: Jurisdiction | None) -> list[Name]:
     names: list[Name] = []
     for piece in pieces:
         for part in _split_fused(piece):
-            names.append(Name(part.raw, part.norm.strip(), part))
+            # Names keep the document's own characters (各乡镇（街道）); matching folds them.
+            names.append(Name(part.raw.strip(), part.raw.strip(), part))
     _share_government_suffix(names)
     for i, item in enumerate(names):
         if i and item.name[:1] in LEVEL_PREFIXES:
@@ -170,6 +173,7 @@ def restore_prefix(name: str, jurisdiction: Jurisdiction | None) -> str:
 
 def canonical(name: str, jurisdiction: Jurisdiction | None) -> str:
     """The jurisdiction-qualified name with short forms expanded: 区林业分局 -> 赣县区林业局."""
+    name = fold(name)
     if is_group(name):
         return (jurisdiction.name or "") + name if jurisdiction else name
     prefix, core = "", name

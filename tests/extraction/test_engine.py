@@ -123,7 +123,7 @@ class TestHtmlPage:
         assert extraction.document.issuer == "黄冈市人民政府办公室"
         tasks = by_number(extraction)
         assert tasks["1"].lead_units == ["市农业农村局"]
-        assert tasks["1"].responsible_units == ["各县(市、区)人民政府"]
+        assert tasks["1"].responsible_units == ["各县（市、区）人民政府"]
         assert tasks["2"].deadline == date(2025, 12, 31) and tasks["3"].ongoing
         assert [m.target for m in tasks["1"].milestones] == ["5000户", "100%"]
         assert not any(w.code == "no_tasks" for w in extraction.warnings)
