@@ -24,21 +24,22 @@ from app.extraction.vocab import DEADLINE_LABELS, PERSON_LABELS, ROLE_LABELS
 
 _LABELS = sorted([*ROLE_LABELS, *PERSON_LABELS, *DEADLINE_LABELS], key=len, reverse=True)
 _LABEL = re.compile(r"(?:^|(?<=[\s;,。.、]))(" + "|".join(map(re.escape, _LABELS)) + r")\s*[:为]?\s*")
-_ROLE_VERB = re.compile(r"(牵头|配合|协助|参与|协办|负责|按职责分工负责|按职责分别负责|分别负责)"
+_ROLE_VERB = re.compile(r"(牵头负责|牵头|配合|协助|参与|协办|负责|按职责分工负责|按职责分别负责|分别负责)"
                         r"(?:落实|实施|推进|完成)?$")
-_VERB_ROLE = {"牵头": "lead", "配合": "cooperating", "协助": "cooperating", "参与": "cooperating",
+_VERB_ROLE = {"牵头": "lead", "牵头负责": "lead", "配合": "cooperating", "协助": "cooperating", "参与": "cooperating",
               "协办": "cooperating"}
 _MARKERS = ("按职责分工负责", "按职责分别负责", "分别负责", "负责", "牵头", "配合", "负责落实", "负责实施",
-            "牵头落实", "配合落实")
+            "牵头落实", "配合落实", "参与", "协助")
 
 # Each rule pattern with a word it cannot match without, so most text skips the regex.
 RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     ("responsible_is_lead", "牵头单位", re.compile(r"无牵头单位的?,?责任单位即?为牵头单位")),
     ("lead_first_listed", "牵头单位", re.compile(
         r"(?:有多个责任单位的?,?)?(?:排名|排序|排列|列)?第一(?:位)?的?(?:单位)?为牵头单位,?(?:下同)?")),
-    ("implied_units", "责任单位", re.compile(
+    ("implied_units", "责任", re.compile(
         r"(?P<units>[^,;:。]*?)(?:为|是)(?P<scope>以下|下列)?(?:各项|所有|全部|每项)?(?:重点)?(?:工作)?"
-        r"任务的?(?:共同)?责任单位,?(?:不再?一一列出|不再单列|不再列出|不一一列举|不再重复列出)")),
+        r"任务的?(?:共同)?(?:责任单位|责任主体|实施主体),?(?:以下)?(?:不再?一一列出|不再单列|不再列出|"
+        r"不一一列举|不再重复列出)")),
     ("implied_units", "均需", re.compile(
         r"(?P<scope>以下|下列)?(?:各项任务)?均需(?P<units>[^;。]+?)落实,?(?:不再列出|不一一列出|不再单列)")),
 )
@@ -186,11 +187,13 @@ def _unbracketed(block: Span, found: list[Annotation], jurisdiction: Jurisdictio
         break
     # Sentences that are nothing but a unit list with its verb: 县自然资源局牵头，县财政局配合。
     lo = 0
-    for end in [*(i + 1 for i, ch in enumerate(norm) if ch == "。"), len(norm)]:
+    stops = [i + 1 for i, ch in enumerate(norm)
+             if ch == "。" or (ch == "." and not norm[i + 1 : i + 2].isdigit())]
+    for end in [*stops, len(norm)]:
         sentence = block[lo:end]
-        text = sentence.norm.strip(" 。")
+        text = sentence.norm.strip(" 。.")
         if text and text.endswith(_MARKERS) and not any(a < end and lo < b for a, b in taken) \
-                and _is_annotation(sentence.strip(" 。"), after_sentence=False):
+                and _is_annotation(sentence.strip(" 。."), after_sentence=False):
             out.append(_parse(block, lo, end, sentence, jurisdiction))
             taken.append((lo, end))
         lo = end
@@ -242,10 +245,10 @@ def _parse(block: Span, lo: int, hi: int, inner: Span, jurisdiction: Jurisdictio
 
 def _add_units(ann: Annotation, body: Span, role: str | None, jurisdiction: Jurisdiction | None,
                default_role: str) -> None:
-    for part in _split_top(body, ",") if role is None else [body]:
+    for part in _split_top(body, ",;") if role is None else [body]:
         part_role = role
         if role is None:
-            part = part.strip(" ,;。")
+            part = part.strip(" ,;。.")
             verb = _ROLE_VERB.search(part.norm)
             part_role = _VERB_ROLE.get(verb[1], default_role) if verb else default_role
             if verb and verb.start() > 0 and verb[1] in _VERB_ROLE:
@@ -265,7 +268,7 @@ def _split_top(span: Span, sep: str) -> list[Span]:
     for i, ch in enumerate(span.norm):
         depth += ch in "(["
         depth -= ch in ")]" and depth > 0
-        if ch == sep and depth == 0:
+        if ch in sep and depth == 0:
             out.append(span[lo:i])
             lo = i + 1
     out.append(span[lo:])

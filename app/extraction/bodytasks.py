@@ -25,6 +25,9 @@ from app.extraction.models import Task
 from app.extraction.structure import Node, in_task_section
 from app.extraction.text import Span
 
+_MEASURE_STYLES = ("paren_arabic", "arabic_paren", "circled")
+_SENTENCE_END = re.compile(r"。|\.(?![\d])")
+_MEASURE = re.compile(r"\(\d{1,2}\)|(?<![\d.])\d{1,2}\)|[①-⑳]")
 _PRINTED = {"arabic": "{}", "cn": "{}", "paren_cn": "({})", "paren_arabic": "({})",
             "arabic_paren": "({})", "circled": "{}", "chapter": "第{}章", "section": "第{}节",
             "part": "第{}部分"}
@@ -33,6 +36,7 @@ _PRINTED = {"arabic": "{}", "cn": "{}", "paren_cn": "({})", "paren_arabic": "({}
 def tree_tasks(root: Node, ctx: Context, *, fallback: bool) -> list[Task]:
     jur = ctx.meta.jurisdiction
     notes = {n: find_annotations(n.own_span(), jur) for n in root.walk() if n.para is not None}
+    _lift_trailing_units(notes)
     annotated = {n for n, anns in notes.items()
                  if anns and not _annotated_below(n, notes) and in_task_section(n)}
     styles = Counter(n.style for n in annotated)
@@ -57,6 +61,17 @@ def tree_tasks(root: Node, ctx: Context, *, fallback: bool) -> list[Task]:
     # clauses, a single-clause task included, so that each part is tracked the same way.
     clauses = sum(len(notes[n]) >= 2 for n in chosen) * 2 >= len(chosen) > 0
     return [_task(node, notes[node], _inherited(node, notes), ctx, clauses) for node in chosen]
+
+
+def _lift_trailing_units(notes: dict[Node, list[Annotation]]) -> None:
+    """1.…（1）…（2）…牵头单位：X: units printed once after a task's numbered measures belong
+    to the task, not to its last measure."""
+    for node, anns in notes.items():
+        kids = node.children
+        if anns or len(kids) < 2 or any(k.style not in _MEASURE_STYLES or k.children for k in kids):
+            continue
+        if notes.get(kids[-1]) and not any(notes.get(k) for k in kids[:-1]):
+            notes[node], notes[kids[-1]] = notes[kids[-1]], []
 
 
 def full_span(node: Node) -> Span:
@@ -90,7 +105,8 @@ def _task(node: Node, anns: list[Annotation], inherited: list[Annotation], ctx: 
         anns = find_annotations(span, ctx.meta.jurisdiction)
     number = _PRINTED.get(para.style, "{}").format(para.number)
     body_at = para.body_at
-    title_end = span.norm.find("。", body_at)
+    title_stop = _SENTENCE_END.search(span.norm, body_at)
+    title_end = title_stop.start() if title_stop else -1
     first_ann = anns[0].lo if anns else len(span)
     title = span[body_at : title_end if 0 <= title_end < first_ann else first_ann]
     task = Task(number=number, title=_clean_title(title.raw), text="", section_path=node.path(),
@@ -140,14 +156,31 @@ def _fill(task: Task, text: Span, anns: list[Annotation], ctx: Context) -> None:
         task.deadline, task.ongoing = parse_deadline(labelled.raw, period)
         task.deadline_text, task.deadline_source = labelled.raw.strip(), "label"
     else:
-        phrases = text_deadlines(text.norm)
-        dated = [(parse_deadline(m[0], period)[0], m) for m in phrases]
-        dated = [(d, m) for d, m in dated if d is not None]
-        if dated:
-            due, m = max(dated, key=lambda pair: pair[0])
-            task.deadline, task.deadline_source = due, "text"
-            task.deadline_text = text.raw[m.start() : m.end()]
+        found = _text_deadline(text, period)
+        if found is not None:
+            task.deadline, task.deadline_source = found[0], "text"
+            task.deadline_text = text.raw[found[1].start() : found[1].end()]
     task.milestones = find_milestones(text, period, None, ctx.document)
+
+
+def _text_deadline(text: Span, period) -> tuple | None:
+    """The latest completion phrase (6月底前) — but a task of several numbered measures is
+    due when its last measure is: one dated measure does not date the others."""
+    measures = [m.start() for m in _MEASURE.finditer(text.norm)]
+    if len(measures) < 2:
+        measures = [0]
+    ends = [*measures[1:], len(text.norm)]
+    dated: list[tuple] = []
+    for part in (text.norm[a:b] for a, b in zip(measures, ends, strict=True)):
+        found = [(parse_deadline(m[0], period)[0], m) for m in text_deadlines(part)]
+        found = [(d, m) for d, m in found if d is not None]
+        if not found:
+            return None
+        dated.append(max(found, key=lambda pair: pair[0]))
+    due, match = max(dated, key=lambda pair: pair[0])
+    offset = measures[[d for d, _ in dated].index(due)]
+    span = re.compile(re.escape(match[0])).search(text.norm, offset)
+    return due, span
 
 
 def _trailing(rest: Span, ctx: Context) -> None:

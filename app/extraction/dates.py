@@ -23,7 +23,7 @@ _YEAR_MONTH = re.compile(_YEAR + r"\s*年\s*(\d{1,2}|十[一二]?|[一二三四�
 _YEAR_PART = re.compile(_YEAR + r"\s*年?\s*(?:第?([一二三四1234])季度|(上半年|年中)|(下半年))")
 _YEAR_ONLY = re.compile(_YEAR + r"(?!\d)")
 _MONTH_ONLY = re.compile(r"(?<![\d年])(\d{1,2}|十[一二]?|[一二三四五六七八九])\s*月(?:份)?(?:底|末|中旬|下旬|上旬)?")
-_YEAR_END = re.compile(r"年底|年末|年内|今年")
+_YEAR_END = re.compile(r"年底|年末|年内|今年|全年")
 
 
 def month_end(year: int, month: int) -> date:
@@ -79,7 +79,8 @@ _DATE_RESIDUE = re.compile(r"[\d\s年月日底前末内中上下半季度第一�
 
 def is_deadline_text(text: str) -> bool:
     """A cell that says only when: 2035年底前, 2022-2030年, 2024年6月, 长期坚持."""
-    due, ongoing = parse_deadline(text)
+    # Any year stands in for the plan's, so that 全年 or 6月底前 count as dates here.
+    due, ongoing = parse_deadline(text, Period(start=2000, end=2000))
     if ongoing:
         return len(text.strip()) <= 12
     return due is not None and len(_DATE_RESIDUE.sub("", fold(text))) <= 1
@@ -93,10 +94,11 @@ def parse_period(text: str) -> tuple[int, int] | None:
     return None
 
 
-# Phrases that set a deadline inside running text: 6月底前, 2025年底前, 年底前完成, 2024年6月前.
+# Phrases that set a deadline inside running text: 6月底前, 2025年底前, 2026年6月30日前,
+# 2025年底完成. A bare 2025年底 opens a target sentence instead (a milestone, not a deadline).
 _TEXT_DEADLINE = re.compile(
-    r"(?:(?:19|20)\d{2}\s*年\s*)?(?:(?:\d{1,2}|十[一二]?|[一二三四五六七八九])\s*月\s*)?(?:底|末)?前"
-    r"|(?:19|20)\d{2}\s*年\s*(?:底|末)"
+    r"(?:(?:19|20)\d{2}\s*年\s*)?(?:(?:\d{1,2}|十[一二]?|[一二三四五六七八九])\s*月\s*)?(?:\d{1,2}\s*日\s*)?"
+    r"(?:底|末)?前|(?:19|20)\d{2}\s*年\s*(?:底|末)(?=完成|建成|实现)"
 )
 
 

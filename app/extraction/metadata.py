@@ -99,7 +99,8 @@ def _title(head: list[Line]) -> str | None:
             joined = joined[joined.rfind("关于印发"):] if "关于印发" in joined else ""
     for ln in head:
         # A notice that is itself the document: 关于通报表扬…的通知, maybe after its issuer.
-        own = re.search(r"关于(?!印发).{4,80}?的(?:通知|决定|通报|意见|批复|函|报告|公告)$", ln.raw.strip())
+        own = re.search(r"关于(?!印发).{4,80}?的.{0,4}?(?:通知|决定|通报|意见|批复|函|报告|公告)$",
+                        ln.raw.strip())
         if own:
             return own[0]
     for i, ln in enumerate(head):
@@ -189,7 +190,14 @@ def _jurisdiction(lines: list[Line], head: list[Line], meta: DocumentMeta) -> Ju
 
 def _places(text: str) -> list[str]:
     found: list[str] = []
+    # 石林彝族自治县: the root runs back from 自治 to the place named before it.
+    for m in re.finditer(r"自治[县州区旗]", text):
+        head = re.split(r"[^\u4e00-\u9fff]|[省市县区州]", text[max(0, m.start() - 8) : m.start()])[-1]
+        if len(head) >= 2:
+            found.append(head + m[0])
     for j, ch in enumerate(text):
+        if text[max(0, j - 2) : j] == "自治":
+            continue
         if ch not in "省市县区":
             continue
         # Most places have a two- or three-character root; a few counties have one (攸县).

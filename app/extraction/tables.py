@@ -33,6 +33,20 @@ HEADER_KINDS: dict[str, str] = {
     **dict.fromkeys(PERSON_LABELS, "person"),
 }
 _DELIMITED = re.compile(r"\t|\s{2,}|\|")
+
+
+def cells_of(norm: str) -> list[tuple[int, int]]:
+    """Cell bounds of a row printed on one line: tabs (a blank cell between two tabs
+    stays a cell), else bars, else runs of two or more spaces."""
+    body = norm.rstrip("\r\n")
+    sep = "\t" if "\t" in body else "|" if "|" in body else None
+    pattern = re.escape(sep) if sep else r"\s{2,}"
+    bounds, lo = [], 0
+    for m in re.finditer(pattern, body):
+        bounds.append((lo, m.start()))
+        lo = m.end()
+    bounds.append((lo, len(body)))
+    return bounds
 _CATEGORY = re.compile(r"^(?:\([一二三四五六七八九十]+\)|[一二三四五六七八九十]+[、.])\s*\S")
 
 
@@ -48,6 +62,7 @@ class Row:
 @dataclass(slots=True)
 class Table:
     columns: list[str]
+    labels: list[str]  # the header cells as printed, e.g. 牵头领导 for a person column
     is_project: bool = False
     delimited: bool = False
     rows: list[Row] = field(default_factory=list)
@@ -82,16 +97,16 @@ def find_tables(lines: list[Line], skip: set[int], stops: set[int] = frozenset()
 
 def _header_at(live: list[Line], i: int) -> tuple[Table | None, int]:
     first = live[i].norm.strip()
-    cells = [c for c in _DELIMITED.split(first) if c.strip()]
+    cells = [live[i].norm[a:b].strip() for a, b in cells_of(live[i].norm)]
     if len(cells) >= 3 and header_kind(cells[0]) == "number":
         kinds = [header_kind(c) or "other" for c in cells]
-        table = _qualify(kinds, delimited=True, raw=first)
+        table = _qualify(kinds, cells, delimited=True, raw=first)
         if table:
             table.lines.add(live[i].no)
         return table, 1
     if header_kind(first) != "number":
         return None, 0
-    kinds, used = ["number"], 1
+    kinds, labels, used = ["number"], [first], 1
     while i + used < len(live) and used < 12:
         text = live[i + used].norm.strip()
         kind = header_kind(text)
@@ -101,20 +116,21 @@ def _header_at(live: list[Line], i: int) -> tuple[Table | None, int]:
         if kind is None:
             break
         kinds.append(kind)
+        labels.append(text)
         used += 1
-    table = _qualify(kinds, delimited=False, raw=" ".join(ln.norm for ln in live[i : i + used]))
+    table = _qualify(kinds, labels, delimited=False, raw=" ".join(ln.norm for ln in live[i : i + used]))
     if table:
         table.lines.update(ln.no for ln in live[i : i + used])
     return table, used
 
 
-def _qualify(kinds: list[str], *, delimited: bool, raw: str) -> Table | None:
+def _qualify(kinds: list[str], labels: list[str], *, delimited: bool, raw: str) -> Table | None:
     textual = {"title", "content"} & set(kinds)
     duties = {"lead", "responsible", "cooperating", "deadline"} & set(kinds)
     if not textual or not duties:
         return None
     is_project = any(word in raw for word in ("项目", "工程", "建设内容"))
-    return Table(kinds, is_project=is_project, delimited=delimited)
+    return Table(kinds, labels, is_project=is_project, delimited=delimited)
 
 
 def _read_rows(table: Table, live: list[Line], i: int, stops: set[int]) -> int:
@@ -240,18 +256,20 @@ def _fit(kind: str, cell: Span, lines: int) -> float:
 
 
 def _read_delimited(table: Table, live: list[Line], i: int) -> int:
+    category = None
     while i < len(live):
         line = live[i]
-        parts = _DELIMITED.split(line.norm.strip())
-        if len(parts) < 2 or not parts[0].strip().isdigit():
+        bounds = cells_of(line.norm)
+        texts = [line.norm[a:b].strip() for a, b in bounds]
+        if _CATEGORY.match(texts[0]) and not any(texts[1:]):
+            category = line.raw.strip()
+        elif len(texts) >= 2 and texts[0].isdigit():
+            cells = {kind: Span.of_line(line, a, b).strip()
+                     for kind, (a, b), text in zip(table.columns, bounds, texts, strict=False)
+                     if kind != "number" and text}
+            table.rows.append(Row(texts[0], texts[0], category, cells, Span.of_line(line)))
+        else:
             break
-        cells, at = {}, 0
-        for kind, part in zip(table.columns, parts, strict=False):
-            at = line.norm.find(part, at)
-            if kind != "number" and part.strip():
-                cells[kind] = Span.of_line(line, at, at + len(part)).strip()
-            at += len(part)
-        table.rows.append(Row(parts[0].strip(), parts[0].strip(), None, cells, Span.of_line(line)))
         table.lines.add(line.no)
         i += 1
     return i

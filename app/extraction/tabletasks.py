@@ -8,11 +8,12 @@ hand the row to the wrong departments, so it stays empty and is reported.
 from __future__ import annotations
 
 from app.extraction.annotations import find_rules, parse_field
-from app.extraction.context import Context, fill_role_lists, settle_roles, to_leaders, to_units
+from app.extraction.context import Context, fill_role_lists, settle_roles, to_units
 from app.extraction.dates import parse_deadline, parse_period
 from app.extraction.milestones import find_milestones
-from app.extraction.models import Period, Task
+from app.extraction.models import Leader, Period, Task
 from app.extraction.tables import Table
+from app.extraction.units import split_list
 
 _ROLES = ("lead", "responsible", "cooperating")
 
@@ -42,7 +43,9 @@ def table_tasks(table: Table, ctx: Context) -> list[Task]:
                     ctx.warn("unit_unrecognized", f"“{span.raw.strip()}” in row {row.number}'s "
                              "unit cell does not read as a unit name; it was left out.", span)
         if "person" in cells:
-            task.leaders = to_leaders([parse_field(cells["person"], "responsible", jur)], ctx)
+            label = table.labels[table.columns.index("person")]
+            task.leaders = [Leader(label=label, name=piece.raw.strip(), source=piece.source(ctx.document))
+                            for piece in split_list(cells["person"])]
         deadline_cell = cells.get("deadline")
         if deadline_cell is not None:
             carried = (deadline_cell.raw.strip().replace("\n", ""), row.number)

@@ -57,12 +57,12 @@ _NOTES = ("(按职责分工负责)", "(排名第一位的为牵头单位)", *UNI
 def strip_notes(piece: Span) -> Span:
     text = piece.norm
     lo, hi = 0, len(text)
-    while lo < hi and text[lo] in " ,.:;、":
+    while lo < hi and text[lo] in " ,.:;、。":
         lo += 1
     changed = True
     while changed:
         changed = False
-        while hi > lo and text[hi - 1] in " ,.:;、":
+        while hi > lo and text[hi - 1] in " ,.:;、。":
             hi -= 1
         for note in _NOTES:
             if text.endswith(note, lo, hi) and hi - lo > len(note) + 1:
@@ -167,6 +167,10 @@ def restore_prefix(name: str, jurisdiction: Jurisdiction | None) -> str:
     if jurisdiction is None or is_group(name):
         return name
     if name in DEPARTMENT_CORES or (name.startswith(_PREFIXED_BODIES) and has_unit_ending(name)):
+        return jurisdiction.prefix + name
+    # A short bare department (卫健局, 商务委) with no place in it is the issuer's own.
+    if re.fullmatch(r"[\u4e00-\u9fff]{2}(?:局|委)", name) and not re.search(r"[省市县区州旗]", name) \
+            and not name.startswith(("国家", "中国", "中共", "团")):
         return jurisdiction.prefix + name
     return name
 
