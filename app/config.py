@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     page_limit_max: int = 500
     report_due_day: int = Field(default=25, ge=1, le=28)
     db_pool_size: int = 10
+    duban_host: str = Field(default="127.0.0.1", description="address `python -m app.serve` binds")
+    duban_port: int = Field(default=8000, ge=1, le=65535)
 
     @field_validator("duban_admin_token")
     @classmethod

@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.auth.principal import Principal
+from app.dbutil import dialect_insert
+from app.errors import Conflict
 from app.extraction.models import Extraction, Task, UnitMention
-from app.models import Document, Indicator, Milestone, Role
+from app.models import Document, GroupMember, Indicator, Milestone, Role
 from app.models import Task as TaskRow
 from app.tasks import obligations
 from app.units import service as units
@@ -33,10 +35,10 @@ def document_key(extraction: Extraction, digest: str) -> str:
     its jurisdiction, else (no title either) the text itself."""
     meta = extraction.document
     if meta.doc_number:
-        return f"no:{meta.doc_number}"
+        return f"no:{meta.doc_number}"[:256]
     if meta.title:
         place = meta.jurisdiction.name if meta.jurisdiction and meta.jurisdiction.name else ""
-        return f"title:{place}:{meta.title}"
+        return f"title:{place}:{meta.title}"[:256]
     return f"hash:{digest}"
 
 
@@ -64,7 +66,7 @@ async def ensure_units(session: AsyncSession, extraction: Extraction, own: int |
                        parent: int | None) -> dict[str, int]:
     jur = extraction.document.jurisdiction
     wanted: dict[str, dict] = {}
-    for task in _walk(extraction.tasks):
+    for task in walk(extraction.tasks):
         for m in task.units:
             scope = parent if (jur and jur.parent and m.canonical.startswith(jur.parent)
                                and not (jur.name and m.canonical.startswith(jur.name))) else own
@@ -75,27 +77,54 @@ async def ensure_units(session: AsyncSession, extraction: Extraction, own: int |
     return await units.ensure_units(session, list(wanted.values()))
 
 
-async def store(session: AsyncSession, principal: Principal, extraction: Extraction, text: str,
-                digest: str) -> Imported:
+async def store(session: AsyncSession, principal: Principal | None, extraction: Extraction,
+                text: str, digest: str) -> Imported:
+    """A new document and everything in it. `principal` None is the system (seed import)."""
     own, parent = await jurisdiction_ids(session, extraction)
     meta = extraction.document
-    document = Document(
-        key=document_key(extraction, digest), title=meta.title, issuer=meta.issuer,
-        doc_number=meta.doc_number, issued_on=meta.issued_on,
-        period_start=meta.period.start if meta.period else None,
-        period_end=meta.period.end if meta.period else None, jurisdiction_id=own,
-        format=meta.format, encoding=meta.encoding, content_hash=digest, text=text,
-        meta=describe(extraction))
-    session.add(document)
-    await session.flush()
+    key = document_key(extraction, digest)
+    # Two imports of one new document race on its key: the loser inserts nothing and is
+    # told to retry, when it will find the winner's document instead of failing with a 500.
+    document_id = (await session.execute(
+        dialect_insert(session, Document)
+        .values(key=key, content_hash=digest, text=text, **document_values(extraction, own))
+        .on_conflict_do_nothing(index_elements=["key"]).returning(Document.id))).scalar()
+    if document_id is None:
+        raise Conflict("Another request is importing this document right now; send it again.")
     unit_ids = await ensure_units(session, extraction, own, parent)
-    result = Imported(document.id, units=set(unit_ids))
-    await add_tasks(session, document.id, extraction.tasks, unit_ids, result, start=0)
-    await add_indicators(session, document.id, extraction)
-    await audit.record(session, principal, "document.imported", "document", document.id,
+    result = Imported(document_id, units=set(unit_ids))
+    await add_tasks(session, document_id, extraction.tasks, unit_ids, result, start=0)
+    await add_indicators(session, document_id, extraction)
+    await expand_named_groups(session, extraction, unit_ids)
+    await audit.record(session, principal, "document.imported", "document", document_id,
                        after={"title": meta.title, "hash": digest, "tasks": result.tasks,
                               "obligations": result.obligations})
     return result
+
+
+def document_values(extraction: Extraction, jurisdiction_id: int | None) -> dict:
+    """The document row's columns that come from the extraction (a revision rewrites them)."""
+    meta = extraction.document
+    return {"title": _cut(meta.title, 256), "issuer": _cut(meta.issuer, 256),
+            "doc_number": _cut(meta.doc_number, 128),
+            "issued_on": meta.issued_on,
+            "period_start": meta.period.start if meta.period else None,
+            "period_end": meta.period.end if meta.period else None,
+            "jurisdiction_id": jurisdiction_id, "format": meta.format, "encoding": meta.encoding,
+            "meta": describe(extraction)}
+
+
+async def expand_named_groups(session: AsyncSession, extraction: Extraction,
+                              unit_ids: dict[str, int]) -> None:
+    """A group named here whose members are already known owes through them at once."""
+    groups = {unit_ids[m.canonical] for task in walk(extraction.tasks) for m in task.units if m.group}
+    if not groups:
+        return
+    known = (await session.execute(select(GroupMember.group_id).distinct()
+                                   .where(GroupMember.group_id.in_(groups)))).scalars()
+    for group_id in sorted(known):
+        # No member "joins" on an import: an obligation the office removed stays removed.
+        await obligations.expand_group(session, group_id, joined=())
 
 
 def describe(extraction: Extraction) -> dict:
@@ -111,7 +140,7 @@ async def add_tasks(session: AsyncSession, document_id: int, tasks: list[Task],
     `implied`: units a document-wide rule put on the parent, owed on each of its clauses."""
     rows, ordinal = [], start
     for task in tasks:
-        rows.append(task_row(document_id, task, ordinal, parent_id))
+        rows.append(task_row(document_id, task, ordinal, parent_id, implied))
         ordinal += 1
     if not rows:
         return ordinal
@@ -135,7 +164,11 @@ async def add_tasks(session: AsyncSession, document_id: int, tasks: list[Task],
     return ordinal
 
 
-def task_row(document_id: int, task: Task, ordinal: int, parent_id: int | None) -> dict:
+def task_row(document_id: int, task: Task, ordinal: int, parent_id: int | None,
+             implied: tuple[UnitMention, ...] = ()) -> dict:
+    # "named" keeps what this text says of the units, so a revision can tell a unit the
+    # document names anew from one the office took off while the document still named it.
+    named = [[name, m.role] for name, m in named_units(task, implied).items()]
     return {
         "document_id": document_id, "parent_id": parent_id, "ordinal": ordinal,
         "number": task.number[:32], "kind": task.kind, "title": task.title, "text": task.text,
@@ -145,28 +178,34 @@ def task_row(document_id: int, task: Task, ordinal: int, parent_id: int | None) 
         "source": task.source.model_dump() if task.source else None,
         "detail": {"units_text": task.units_text,
                    "leaders": [leader.model_dump(exclude={"source"}) for leader in task.leaders],
-                   "period": task.period.model_dump() if task.period else None},
+                   "period": task.period.model_dump() if task.period else None,
+                   "named": named},
     }
 
 
 def milestone_row(task_id: int, ordinal: int, m) -> dict:
     return {"task_id": task_id, "ordinal": ordinal, "text": m.text, "due": m.due,
             "due_text": (m.due_text or "")[:64] or None, "metric": m.metric, "target": m.target[:128],
-            "target_stretch": m.target_stretch, "optional": m.optional,
+            "target_stretch": _cut(m.target_stretch, 128), "optional": m.optional,
             "source": m.source.model_dump() if m.source else None}
 
 
 def obligation_rows(task_id: int, task: Task, unit_ids: dict[str, int],
                     implied: tuple[UnitMention, ...] = ()) -> list[dict]:
     """One obligation per unit named on the task, in its strongest role."""
-    best: dict[int, UnitMention] = {}
+    return [obligations.row(task_id, unit_ids[name], Role(m.role), task_deadline=task.deadline,
+                            group=m.group)
+            for name, m in named_units(task, implied).items()]
+
+
+def named_units(task: Task, implied: tuple[UnitMention, ...] = ()) -> dict[str, UnitMention]:
+    """Each unit the task names (or a rule implies), by canonical name, in its strongest role."""
+    best: dict[str, UnitMention] = {}
     for m in [*task.units, *implied]:
-        unit_id = unit_ids[m.canonical]
-        held = best.get(unit_id)
+        held = best.get(m.canonical)
         if held is None or obligations.ROLE_RANK[Role(m.role)] < obligations.ROLE_RANK[Role(held.role)]:
-            best[unit_id] = m
-    return [obligations.row(task_id, unit_id, Role(m.role), task_deadline=task.deadline, group=m.group)
-            for unit_id, m in best.items()]
+            best[m.canonical] = m
+    return best
 
 
 async def add_indicators(session: AsyncSession, document_id: int, extraction: Extraction) -> None:
@@ -180,7 +219,11 @@ async def add_indicators(session: AsyncSession, document_id: int, extraction: Ex
         await session.execute(insert(Indicator), rows)
 
 
-def _walk(tasks: list[Task]):
+def _cut(value: str | None, size: int) -> str | None:
+    return value[:size] if value else value
+
+
+def walk(tasks: list[Task]):
     for task in tasks:
         yield task
-        yield from _walk(task.subtasks)
+        yield from walk(task.subtasks)

@@ -1,0 +1,56 @@
+"""`python -m app.serve`: migrate the database to head, import the seed documents, serve.
+
+Migrations run before any event loop exists: migrations/env.py drives the async engine with
+asyncio.run, which cannot nest inside a running loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import uvicorn
+from alembic import command
+from alembic.config import Config
+
+from app.config import ROOT, Settings, get_settings
+from app.db import Database
+from app.seed import import_seeds
+
+log = logging.getLogger("duban.serve")
+
+
+def migrate(url: str) -> None:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["url"] = url
+    command.upgrade(config, "head")
+
+
+async def seed(settings: Settings) -> list[tuple[str, int, bool]]:
+    db = Database.from_settings(settings)
+    try:
+        return await import_seeds(db, Path(settings.seed_dir))
+    finally:
+        await db.dispose()
+
+
+def prepare(settings: Settings) -> list[tuple[str, int, bool]]:
+    """Everything before serving; the seed import only when settings.import_seed."""
+    migrate(settings.database_url)
+    log.info("database migrated to head")
+    return asyncio.run(seed(settings)) if settings.import_seed else []
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    settings = get_settings()
+    prepare(settings)
+    # One worker: SQLite takes one writer at a time, and the seed import above is per process.
+    # loop/http "auto" pick uvloop and httptools when they are installed.
+    uvicorn.run("app.main:create_app", factory=True, host=settings.duban_host,
+                port=settings.duban_port, workers=1, loop="auto", http="auto")
+
+
+if __name__ == "__main__":
+    main()
