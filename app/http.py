@@ -22,7 +22,10 @@ def check_if_match(request: Request, current: str) -> None:
     wanted = request.headers.get("if-match")
     if wanted is None or wanted.strip() == "*":
         return
-    if current not in [tag.strip() for tag in wanted.split(",")]:
+    inner = current.strip('"')
+    # A view's tag may extend the resource's own ("task-1-v3-…"): the resource part decides.
+    tags = [t.strip().removeprefix("W/").strip('"') for t in wanted.split(",")]
+    if not any(t == inner or t.startswith(inner + "-") for t in tags):
         raise PreconditionFailed("The resource changed since you read it: fetch it again, "
                                  "re-apply your change, and send it with the new ETag.",
                                  current_etag=current)

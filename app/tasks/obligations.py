@@ -7,14 +7,15 @@ and open flag, and `is_overdue` is the same rule in Python.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.dbutil import insert_ignore
-from app.models import Assignment, AssignmentStatus, GroupMember, Role, utcnow
+from app.models import Assignment, AssignmentStatus, GroupMember, Role, Task, TaskStatus, utcnow
 
 OPEN = AssignmentStatus.open_statuses()
 ROLE_RANK = {Role.lead: 0, Role.responsible: 1, Role.cooperating: 2}
@@ -24,8 +25,13 @@ def effective(extended_to: date | None, own_deadline: date | None, task_deadline
     return extended_to or own_deadline or task_deadline
 
 
+# Bare, as ix_assignment_open_by_unit is written: neither SQLite nor PostgreSQL sees that
+# `is_open IS 1` / `is_open IS true` implies it, so only this form can use the partial index.
+OPEN_ROW = literal_column("assignment.is_open")
+
+
 def overdue_clause(as_of: date) -> ColumnElement[bool]:
-    return and_(Assignment.is_open.is_(True), Assignment.effective_deadline < as_of)
+    return and_(OPEN_ROW, Assignment.effective_deadline < as_of)
 
 
 def is_overdue(status: AssignmentStatus, effective_deadline: date | None, as_of: date) -> bool:
@@ -51,32 +57,39 @@ async def create(session: AsyncSession, rows: list[dict]) -> None:
     await insert_ignore(session, Assignment, rows, ["task_id", "unit_id"])
 
 
-async def expand_group(session: AsyncSession, group_id: int) -> tuple[int, int]:
-    """One obligation per member on every task that names the group; members that left lose
-    their open obligations from it. Returns (added, removed)."""
+async def expand_group(session: AsyncSession, group_id: int,
+                       joined: Collection[int] | None = None) -> tuple[int, int]:
+    """One obligation per member on every open task that names the group; members that left
+    lose their open obligations from it. Obligations of `joined` members (default: all) that
+    were removed when they left come back; any other removal stands. Returns (added, removed)."""
     members = set((await session.execute(
         select(GroupMember.member_id).where(GroupMember.group_id == group_id))).scalars())
+    open_tasks = select(Task.id).where(Task.status == TaskStatus.open)
     placements = (await session.execute(
         select(Assignment.task_id, Assignment.role, Assignment.task_deadline, Assignment.own_deadline)
-        .where(Assignment.unit_id == group_id, Assignment.status == AssignmentStatus.group))).all()
+        .where(Assignment.unit_id == group_id, Assignment.status == AssignmentStatus.group,
+               Assignment.task_id.in_(open_tasks)))).all()
     before = await _count_from_group(session, group_id)
     await create(session, [
         row(p.task_id, member, Role(p.role), task_deadline=p.task_deadline,
             own_deadline=p.own_deadline, via_group_id=group_id, origin="group")
         for p in placements for member in members])
-    back = await session.execute(
-        update(Assignment)
-        .where(Assignment.via_group_id == group_id, Assignment.unit_id.in_(members),
-               Assignment.status == AssignmentStatus.removed, Assignment.closed_at.is_(None))
-        .values(status=AssignmentStatus.assigned, is_open=True, version=Assignment.version + 1,
-                updated_at=utcnow()))
+    returning = members if joined is None else members & set(joined)
+    if returning:
+        await session.execute(
+            update(Assignment)
+            .where(Assignment.via_group_id == group_id, Assignment.unit_id.in_(returning),
+                   Assignment.status == AssignmentStatus.removed, Assignment.closed_at.is_(None),
+                   Assignment.task_id.in_(open_tasks))
+            .values(status=AssignmentStatus.assigned, is_open=True, version=Assignment.version + 1,
+                    updated_at=utcnow()))
+    added = await _count_from_group(session, group_id) - before
     gone = await session.execute(
         update(Assignment)
         .where(Assignment.via_group_id == group_id, Assignment.unit_id.not_in(members),
                Assignment.status.in_(OPEN))
         .values(status=AssignmentStatus.removed, is_open=False, version=Assignment.version + 1,
                 updated_at=utcnow()))
-    added = await _count_from_group(session, group_id) - before + (back.rowcount or 0)
     return added, gone.rowcount or 0
 
 
