@@ -31,6 +31,7 @@ class UnitOfWorkRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def run(request: Request) -> Response:
+            await _refuse_nul(request)
             db = request.app.state.db
             async with db.session() as session:
                 request.state.session = session
@@ -47,6 +48,16 @@ class UnitOfWorkRoute(APIRoute):
                 return response
 
         return run
+
+
+async def _refuse_nul(request: Request) -> None:
+    """NUL is no text a government system sends; PostgreSQL cannot store it in a string."""
+    raw = request.scope.get("raw_path", b"") + b"?" + request.scope.get("query_string", b"")
+    if b"%00" in raw or b"\x00" in raw:
+        raise InvalidInput("The path or query contains a NUL character; remove it.")
+    if request.method in WRITES and "json" in request.headers.get("content-type", ""):
+        if b"\\u0000" in await request.body():
+            raise InvalidInput("The JSON body contains a NUL character (\\u0000); remove it.")
 
 
 async def _idempotent(request: Request, session: AsyncSession,
@@ -70,10 +81,11 @@ async def _idempotent(request: Request, session: AsyncSession,
         await session.rollback()
         return response
     headers = {k: v for k, v in response.headers.items() if k in _REPLAYED_HEADERS}
-    await session.execute(insert(IdempotencyRecord).values(
-        scope=scope, key=key, request_hash=digest, status_code=response.status_code,
-        body=bytes(response.body), headers=headers))
     try:
+        # The insert itself may meet the racing twin's row (PostgreSQL waits, then refuses).
+        await session.execute(insert(IdempotencyRecord).values(
+            scope=scope, key=key, request_hash=digest, status_code=response.status_code,
+            body=bytes(response.body), headers=headers))
         await session.commit()
     except IntegrityError:
         # Another request with this key committed first: this one's change is rolled back.

@@ -51,3 +51,15 @@ class TestTokens:
         response = await client.post("/api/v1/tokens", json={"unit": "市生态环境局"}, headers=ADMIN)
         assert response.status_code == 422
         assert response.json()["code"] == "unknown_unit"
+
+
+class TestNulCharacters:
+    async def test_nul_in_a_json_body_is_422_and_nothing_is_stored(self, client):
+        response = await client.post("/api/v1/tokens", json={"role": "reader", "label": "a\x00b"},
+                                     headers=ADMIN)
+        assert response.status_code == 422 and response.json()["code"] == "invalid_input"
+        assert (await client.get("/api/v1/tokens", headers=ADMIN)).json()["items"] == []
+
+    async def test_nul_in_the_query_is_422(self, client):
+        response = await client.get("/api/v1/units", params={"q": "a\x00"}, headers=ADMIN)
+        assert response.status_code == 422
