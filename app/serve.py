@@ -46,6 +46,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     settings = get_settings()
     prepare(settings)
+    if not settings.duban_admin_token:
+        log.warning("DUBAN_ADMIN_TOKEN is not set: no one can act as the office. Start with "
+                    "DUBAN_ADMIN_TOKEN=<16+ characters> to mint tokens and import documents.")
     # One worker: SQLite takes one writer at a time, and the seed import above is per process.
     # loop/http "auto" pick uvloop and httptools when they are installed.
     uvicorn.run("app.main:create_app", factory=True, host=settings.duban_host,

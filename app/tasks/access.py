@@ -4,7 +4,9 @@ leak nothing."""
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+from typing import Any
+
+from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
@@ -45,6 +47,20 @@ async def acting_unit(session: AsyncSession, principal: Principal, unit: str | N
     if unit is None:
         raise InvalidInput("The office acts for a unit here: give \"unit\".")
     return (await units.resolve(session, unit, jurisdiction)).id
+
+
+async def own_rows(session: AsyncSession, principal: Principal, query: Select, unit_column: Any,
+                   unit: str | None) -> Select:
+    """Narrow a listing to one unit's rows when asked, and always to the caller's own unit
+    for a unit token."""
+    if unit is not None:
+        unit_id = (await units.resolve(session, unit)).id
+        if not principal.sees_unit(unit_id):
+            raise Forbidden("A unit token reads its own unit's records only.")
+        query = query.where(unit_column == unit_id)
+    if principal.unit_id is not None:
+        query = query.where(unit_column == principal.unit_id)
+    return query
 
 
 async def obligation(session: AsyncSession, task_id: int, unit_id: int) -> Assignment:

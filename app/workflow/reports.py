@@ -14,7 +14,6 @@ from app.auth.principal import Principal
 from app.dbutil import dialect_insert, insert_ignore
 from app.errors import (
     Conflict,
-    Forbidden,
     InvalidInput,
     InvalidTransition,
     NotFound,
@@ -23,7 +22,6 @@ from app.errors import (
 from app.http import check_period
 from app.models import Assignment, Milestone, Report, ReportingPeriod, utcnow
 from app.tasks import access
-from app.units import service as units
 from app.workflow import transitions as tr
 from app.workflow.schemas import PeriodOut, ReportCreate, ReportOut
 
@@ -126,14 +124,8 @@ async def _lock_open_period(session: AsyncSession, period: str, due_day: int) ->
 
 async def listing(session: AsyncSession, principal: Principal, task_id: int, unit: str | None,
                   period: str | None, limit: int, cursor: str | None) -> tuple[list[ReportOut], str | None]:
-    query = select(*_R.c).where(Report.task_id == task_id)
-    if unit is not None:
-        unit_id = (await units.resolve(session, unit)).id
-        if not principal.sees_unit(unit_id):
-            raise Forbidden("A unit token reads its own unit's reports only.")
-        query = query.where(Report.unit_id == unit_id)
-    if principal.unit_id is not None:
-        query = query.where(Report.unit_id == principal.unit_id)
+    query = await access.own_rows(session, principal, select(*_R.c).where(Report.task_id == task_id),
+                                  Report.unit_id, unit)
     if period is not None:
         query = query.where(Report.period == check_period(period))
     rows, next_page = await tr.keyset(session, query, Report.id, limit, cursor)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.auth.principal import Principal
-from app.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
+from app.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from app.models import (
     Assignment,
     ExtensionRequest,
@@ -170,13 +170,7 @@ async def listing(session: AsyncSession, principal: Principal, model: Any, *,
         query = query.where(model.status == status)
     if task is not None:
         query = query.where(model.task_id == task)
-    if unit is not None:
-        unit_id = (await units.resolve(session, unit)).id
-        if not principal.sees_unit(unit_id):
-            raise Forbidden("A unit token reads its own unit's requests only.")
-        query = query.where(model.unit_id == unit_id)
-    if principal.unit_id is not None:
-        query = query.where(model.unit_id == principal.unit_id)
+    query = await access.own_rows(session, principal, query, model.unit_id, unit)
     return await tr.keyset(session, query, model.id, limit, cursor)
 
 
