@@ -169,7 +169,7 @@ async def update_task(session: AsyncSession, principal: Principal, request: Requ
         .where(Task.id == task_id))).first()
     if current is None:
         raise NotFound(f"No task {task_id}.")
-    check_if_match(request, etag("task", task_id, current.version))
+    check_if_match(request.headers.get("if-match"), etag("task", task_id, current.version))
     if current.status == TaskStatus.withdrawn:
         raise InvalidTransition("The task was withdrawn by a revision of its document; it cannot "
                                 "be edited.", current=TaskStatus.withdrawn.value)

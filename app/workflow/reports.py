@@ -19,7 +19,7 @@ from app.errors import (
     NotFound,
     PeriodClosed,
 )
-from app.http import check_period
+from app.http import check_if_match, check_period
 from app.models import Assignment, Milestone, Report, ReportingPeriod, utcnow
 from app.tasks import access
 from app.workflow import transitions as tr
@@ -83,7 +83,7 @@ async def _advance(session: AsyncSession, principal: Principal, current: Row, bo
     # last_period only grows, so a month older than the one read stays older.
     if current.last_period is not None and body.period < current.last_period \
             and tr.target("report", current) is current.status:
-        tr.precondition(if_match, tr.tag(current))
+        check_if_match(if_match, tr.tag(current))
         return current  # a correction of an older month changes nothing on the obligation
     # Decided in the statement, not from what was read: a concurrent later month wins.
     latest = or_(Assignment.last_period.is_(None), Assignment.last_period <= body.period)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import audit
 from app.auth.principal import Principal
 from app.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from app.http import check_if_match
 from app.models import (
     Assignment,
     ExtensionRequest,
@@ -40,7 +41,7 @@ async def own_obligation(session: AsyncSession, principal: Principal, task_id: i
     unit_id = await access.acting_unit(session, principal, unit, jurisdiction)
     await tr.lock(session, Assignment, Assignment.task_id == task_id, Assignment.unit_id == unit_id)
     current = await tr.held(session, principal, task_id, unit_id)
-    tr.precondition(if_match, tr.tag(current))
+    check_if_match(if_match, tr.tag(current))
     tr.target("update", current)
     return current
 

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.auth.principal import Principal
-from app.errors import Conflict, InvalidInput, InvalidTransition, NotFound, PreconditionFailed
-from app.http import etag
+from app.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from app.http import check_if_match, etag
 from app.models import (
     Assignment,
     AssignmentStatus,
@@ -96,16 +96,6 @@ def target(action: str, row: Any) -> S:
     return allowed[row.status]
 
 
-def precondition(if_match: str | None, current: str) -> None:
-    """A write that names the version it read (If-Match) fails with 412 if it changed since."""
-    if if_match is None or if_match.strip() == "*":
-        return
-    if current not in [t.strip().removeprefix("W/") for t in if_match.split(",")]:
-        raise PreconditionFailed("The obligation changed since you read it: fetch it again, "
-                                 "re-apply your change, and send it with the new ETag.",
-                                 current_etag=current)
-
-
 async def by_id(session: AsyncSession, assignment_id: int) -> Row | None:
     return (await session.execute(select(*COLUMNS).where(_T.c.id == assignment_id))).first()
 
@@ -147,7 +137,7 @@ async def move(session: AsyncSession, principal: Principal, current: Row, action
     `record` names the audit action; None leaves the audit entry to the caller."""
     values = values or {}
     for _ in range(_ATTEMPTS):
-        precondition(if_match, tag(current))
+        check_if_match(if_match, tag(current))
         to = target(action, current)
         fields = {"extended_to": current.extended_to, "own_deadline": current.own_deadline,
                   "task_deadline": current.task_deadline, **values}
