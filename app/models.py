@@ -221,6 +221,7 @@ class Assignment(SQLModel, table=True):
     effective_deadline: date | None = None  # extended_to, else own_deadline, else task_deadline
     status: AssignmentStatus = _status(AssignmentStatus, AssignmentStatus.assigned)
     is_open: bool = True
+    starts_on: date | None = None  # when the obligation's clock starts, for 序时进度
     progress: int | None = None  # the latest reported progress, 0-100
     last_period: str | None = Field(default=None, max_length=7)
     accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -336,4 +337,58 @@ class IdempotencyRecord(SQLModel, table=True):
     status_code: int
     body: bytes = Field(sa_type=sa.LargeBinary)
     headers: dict | None = _json()
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Reminder(SQLModel, table=True):
+    """催办: the office urges a unit, about one task or about a period's missing reports."""
+
+    __table_args__ = (sa.Index("ix_reminder_unit_id_created_at", "unit_id", "created_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    task_id: int | None = Field(default=None, foreign_key="task.id")
+    period: str | None = Field(default=None, max_length=7)
+    message: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Webhook(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2048)
+    secret: str = Field(max_length=256)  # kept to sign deliveries; never shown again
+    events: list = Field(sa_type=JSONType)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Event(SQLModel, table=True):
+    """The outbox: written in the transaction of the change it reports."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    type: str = Field(max_length=48)
+    task_id: int | None = None
+    assignment_id: int | None = None
+    unit_id: int | None = None
+    payload: dict = Field(sa_type=JSONType)
+    dedupe_key: str | None = Field(default=None, max_length=128, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Delivery(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "webhook_id"),
+        # The worker's queue: what is due next, per state.
+        sa.Index("ix_delivery_status_next_attempt_at", "status", "next_attempt_at"),
+        sa.Index("ix_delivery_webhook_id_task_id_event_id", "webhook_id", "task_id", "event_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="event.id")
+    webhook_id: int = Field(foreign_key="webhook.id")
+    task_id: int | None = None  # copied from the event: deliveries of one task go in order
+    status: str = Field(default="pending", max_length=12)  # pending, delivered, failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,7 @@ from app.auth.principal import Principal
 from app.dbutil import dialect_insert
 from app.errors import Conflict
 from app.extraction.models import Extraction, Task, UnitMention
-from app.models import Document, GroupMember, Indicator, Milestone, Role
+from app.models import Document, GroupMember, Indicator, Milestone, Role, utcnow
 from app.models import Task as TaskRow
 from app.tasks import obligations
 from app.units import service as units
@@ -96,6 +97,7 @@ async def store(session: AsyncSession, principal: Principal | None, extraction: 
     await add_tasks(session, document_id, extraction.tasks, unit_ids, result, start=0)
     await add_indicators(session, document_id, extraction)
     await expand_named_groups(session, extraction, unit_ids)
+    await obligations.start_clocks(session, document_id, clock_start(extraction))
     await audit.record(session, principal, "document.imported", "document", document_id,
                        after={"title": meta.title, "hash": digest, "tasks": result.tasks,
                               "obligations": result.obligations})
@@ -125,6 +127,14 @@ async def expand_named_groups(session: AsyncSession, extraction: Extraction,
     for group_id in sorted(known):
         # No member "joins" on an import: an obligation the office removed stays removed.
         await obligations.expand_group(session, group_id, joined=())
+
+
+def clock_start(extraction: Extraction) -> date:
+    """When a document's obligations start: its issue date, else its plan's first day, else today."""
+    meta = extraction.document
+    if meta.issued_on:
+        return meta.issued_on
+    return date(meta.period.start, 1, 1) if meta.period else utcnow().date()
 
 
 def describe(extraction: Extraction) -> dict:

@@ -79,6 +79,7 @@ async def apply(session: AsyncSession, principal: Principal | None, document: An
     await session.execute(delete(Indicator).where(Indicator.document_id == document.id))
     await importer.add_indicators(session, document.id, extraction)
     await importer.expand_named_groups(session, extraction, unit_ids)
+    await obligations.start_clocks(session, document.id, importer.clock_start(extraction))
     after = await _open_obligations(session, document.id)
     changes.obligations_added, changes.obligations_removed = len(after - before), len(before - after)
     await audit.record(session, principal, "document.revised", "document", document.id,

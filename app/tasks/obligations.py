@@ -44,12 +44,12 @@ def days_overdue(effective_deadline: date | None, as_of: date) -> int:
 
 def row(task_id: int, unit_id: int, role: Role, *, task_deadline: date | None, group: bool = False,
         own_deadline: date | None = None, via_group_id: int | None = None,
-        origin: str = "document") -> dict:
+        origin: str = "document", starts_on: date | None = None) -> dict:
     status = AssignmentStatus.group if group else AssignmentStatus.assigned
     return {"task_id": task_id, "unit_id": unit_id, "role": role, "via_group_id": via_group_id,
             "origin": origin, "own_deadline": own_deadline, "task_deadline": task_deadline,
             "effective_deadline": effective(None, own_deadline, task_deadline),
-            "status": status, "is_open": not group}
+            "status": status, "is_open": not group, "starts_on": starts_on}
 
 
 async def create(session: AsyncSession, rows: list[dict]) -> None:
@@ -66,13 +66,15 @@ async def expand_group(session: AsyncSession, group_id: int,
         select(GroupMember.member_id).where(GroupMember.group_id == group_id))).scalars())
     open_tasks = select(Task.id).where(Task.status == TaskStatus.open)
     placements = (await session.execute(
-        select(Assignment.task_id, Assignment.role, Assignment.task_deadline, Assignment.own_deadline)
+        select(Assignment.task_id, Assignment.role, Assignment.task_deadline, Assignment.own_deadline,
+               Assignment.starts_on)
         .where(Assignment.unit_id == group_id, Assignment.status == AssignmentStatus.group,
                Assignment.task_id.in_(open_tasks)))).all()
     before = await _count_from_group(session, group_id)
     await create(session, [
         row(p.task_id, member, Role(p.role), task_deadline=p.task_deadline,
-            own_deadline=p.own_deadline, via_group_id=group_id, origin="group")
+            own_deadline=p.own_deadline, via_group_id=group_id, origin="group",
+            starts_on=p.starts_on)
         for p in placements for member in members])
     returning = members if joined is None else members & set(joined)
     if returning:
@@ -96,6 +98,14 @@ async def expand_group(session: AsyncSession, group_id: int,
 async def _count_from_group(session: AsyncSession, group_id: int) -> int:
     return (await session.execute(select(func.count()).where(
         Assignment.via_group_id == group_id, Assignment.is_open.is_(True)))).scalar_one()
+
+
+async def start_clocks(session: AsyncSession, document_id: int, starts_on: date) -> None:
+    """Obligations a document just created start when the document does (序时进度 counts from it)."""
+    tasks = select(Task.id).where(Task.document_id == document_id)
+    await session.execute(update(Assignment).where(Assignment.starts_on.is_(None),
+                                                   Assignment.task_id.in_(tasks))
+                           .values(starts_on=starts_on))
 
 
 async def set_task_deadline(session: AsyncSession, task_id: int, deadline: date | None) -> None:

@@ -50,7 +50,8 @@ async def assign(session: AsyncSession, principal: Principal, task_id: int,
             select(GroupMember.member_id).where(GroupMember.group_id == unit.id))).scalars())
         members = await insert_rows(session, [
             obligations.row(task_id, m, body.role, task_deadline=task.deadline,
-                            own_deadline=body.deadline, via_group_id=unit.id, origin="group")
+                            own_deadline=body.deadline, via_group_id=unit.id, origin="group",
+                            starts_on=utcnow().date())
             for m in ids])
         await audit.record(session, principal, "group.expanded", "assignment", placed.id,
                            task_id=task_id, unit_id=unit.id,
@@ -75,7 +76,7 @@ async def place(session: AsyncSession, principal: Principal, task_id: int, unit_
         return await tr.move(session, principal, held, "reinstate", values=values,
                              record="assignment.reinstated")
     row = {**obligations.row(task_id, unit_id, role, task_deadline=task_deadline, group=group,
-                             own_deadline=own_deadline, origin="office"),
+                             own_deadline=own_deadline, origin="office", starts_on=utcnow().date()),
            "extended_to": extended_to,
            "effective_deadline": obligations.effective(extended_to, own_deadline, task_deadline)}
     created = await insert_rows(session, [row])
