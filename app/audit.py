@@ -21,6 +21,18 @@ async def record(session: AsyncSession, principal: Principal | None, action: str
         before=_plain(before), after=_plain(after)))
 
 
+async def record_many(session: AsyncSession, principal: Principal | None, action: str, entity: str,
+                      rows: list[dict[str, Any]]) -> None:
+    """One statement for many entries of one action (a month's reminders can reach every unit)."""
+    if rows:
+        await session.execute(insert(AuditEntry), [{
+            "actor": principal.actor if principal else "system",
+            "actor_unit_id": principal.unit_id if principal else None, "action": action,
+            "entity": entity, "entity_id": r.get("entity_id"), "task_id": r.get("task_id"),
+            "unit_id": r.get("unit_id"), "before": _plain(r.get("before")),
+            "after": _plain(r.get("after"))} for r in rows])
+
+
 def _plain(value: Any) -> Any:
     """JSON-safe copies of dates and enums for the before/after columns."""
     if isinstance(value, dict):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from pathlib import Path
 
 import uvicorn
@@ -19,6 +20,16 @@ from app.db import Database
 from app.seed import import_seeds
 
 log = logging.getLogger("duban.serve")
+
+
+class _RedactTokens(logging.Filter):
+    """Calendar apps pass their token in the query (?token=); access logs must not keep it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(re.sub(r"([?&]token=)[^&\s]+", r"\1[redacted]", a)
+                                if isinstance(a, str) else a for a in record.args)
+        return True
 
 
 def migrate(url: str) -> None:
@@ -49,6 +60,7 @@ def main() -> None:
     if not settings.duban_admin_token:
         log.warning("DUBAN_ADMIN_TOKEN is not set: no one can act as the office. Start with "
                     "DUBAN_ADMIN_TOKEN=<16+ characters> to mint tokens and import documents.")
+    logging.getLogger("uvicorn.access").addFilter(_RedactTokens())
     # One worker: SQLite takes one writer at a time, and the seed import above is per process.
     # loop/http "auto" pick uvloop and httptools when they are installed.
     uvicorn.run("app.main:create_app", factory=True, host=settings.duban_host,

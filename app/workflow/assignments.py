@@ -12,6 +12,7 @@ from app import audit
 from app.auth.principal import Principal
 from app.dbutil import dialect_insert
 from app.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from app.events import outbox
 from app.models import Assignment, GroupMember, Role, Task, TaskStatus, utcnow
 from app.tasks import access, obligations
 from app.units import service as units
@@ -56,6 +57,7 @@ async def assign(session: AsyncSession, principal: Principal, task_id: int,
         await audit.record(session, principal, "group.expanded", "assignment", placed.id,
                            task_id=task_id, unit_id=unit.id,
                            after={"members": {m.unit_id: m.id for m in members}})
+        await outbox.emit_many(session, [_assigned(m) for m in members])
     return AssignmentCreated(**tr.public(placed).model_dump(), members=[tr.public(m) for m in members])
 
 
@@ -73,8 +75,10 @@ async def place(session: AsyncSession, principal: Principal, task_id: int, unit_
             raise Conflict(f"Unit {held.unit_name} already holds obligation {held.id} on task "
                            f"{task_id} ({held.status.value}): change it with PATCH "
                            f"/api/v1/tasks/{task_id}/assignments/{held.id}.", assignment_id=held.id)
-        return await tr.move(session, principal, held, "reinstate", values=values,
-                             record="assignment.reinstated")
+        row = await tr.move(session, principal, held, "reinstate", values=values,
+                            record="assignment.reinstated")
+        await outbox.emit_many(session, [_assigned(row)])
+        return row
     row = {**obligations.row(task_id, unit_id, role, task_deadline=task_deadline, group=group,
                              own_deadline=own_deadline, origin="office", starts_on=utcnow().date()),
            "extended_to": extended_to,
@@ -86,7 +90,15 @@ async def place(session: AsyncSession, principal: Principal, task_id: int, unit_
     await audit.record(session, principal, "assignment.created", "assignment", created[0].id,
                        task_id=task_id, unit_id=unit_id,
                        after={**tr.snapshot(created[0]), "origin": "office"})
+    if not group:
+        await outbox.emit_many(session, [_assigned(created[0])])
     return created[0]
+
+
+def _assigned(row: Row) -> outbox.Pending:
+    return outbox.Pending("task.assigned", row.task_id, row.id, row.unit_id, {"assignment": {
+        "role": row.role, "origin": row.origin, "via_group_id": row.via_group_id,
+        "deadline": row.effective_deadline, "status": row.status}})
 
 
 async def insert_rows(session: AsyncSession, rows: list[dict]) -> list[Row]:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import audit
 from app.auth.principal import Principal
 from app.errors import Conflict, InvalidTransition, NotFound
+from app.events import outbox
 from app.models import (
     Assignment,
     CompletionRequest,
@@ -55,6 +56,9 @@ async def ask(session: AsyncSession, principal: Principal, task_id: int, body: C
     out = CompletionOut.model_validate(row, from_attributes=True)
     await audit.record(session, principal, "completion.requested", "completion", out.id,
                        task_id=task_id, unit_id=unit_id, after=out.model_dump())
+    await outbox.emit(session, "completion.requested", task_id=task_id, assignment_id=current.id,
+                      unit_id=unit_id, payload={"completion": {
+                          "id": out.id, "scope": out.scope, "summary": out.summary}})
     return out
 
 
@@ -86,6 +90,10 @@ async def verify(session: AsyncSession, principal: Principal, task_id: int,
     if not body.approved:
         current = await tr.by_id(session, request.assignment_id)
         await tr.move(session, principal, current, "return", record="assignment.returned")
+        await outbox.emit(session, "task.returned", task_id=task_id,
+                          assignment_id=request.assignment_id, unit_id=request.unit_id,
+                          payload={"completion": {"id": request.id, "scope": request.scope},
+                                   "comment": body.comment})
     else:
         if request.scope == "task":
             closed = await _close_open(session, principal, task_id, now)
@@ -95,10 +103,18 @@ async def verify(session: AsyncSession, principal: Principal, task_id: int,
             row = await tr.move(session, principal, current, "verify", values={"closed_at": now},
                                 record="assignment.closed")
             closed = [row.id]
+            await outbox.emit(session, "task.closed", task_id=task_id, assignment_id=row.id,
+                              unit_id=request.unit_id, payload={
+                                  "scope": "part", "completion": {"id": request.id},
+                                  "comment": body.comment, "closed_assignments": closed})
         await tr.settle(session, principal, closed, "the obligation closed (销号)")
         if not await _any_open(session, Assignment.task_id == task_id):
             task_closed_at = await _close_task(session, principal, task_id, now)
             parent = await _close_parent(session, principal, task.parent_id, now)
+            for closed_id in filter(None, (task_id if task_closed_at else None, parent)):
+                await outbox.emit(session, "task.closed", task_id=closed_id, payload={
+                    "scope": "task", "completion": {"id": request.id, "scope": request.scope},
+                    "comment": body.comment, "closed_at": now})
     await audit.record(session, principal, f"verification.{status.value}", "completion", request.id,
                        task_id=task_id, unit_id=request.unit_id, before={"status": "pending"},
                        after={"status": status.value, "comment": body.comment, "closed": closed})

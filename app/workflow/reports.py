@@ -19,6 +19,7 @@ from app.errors import (
     NotFound,
     PeriodClosed,
 )
+from app.events import outbox
 from app.http import check_if_match, check_period
 from app.models import Assignment, Milestone, Report, ReportingPeriod, utcnow
 from app.tasks import access
@@ -75,6 +76,10 @@ async def file(session: AsyncSession, principal: Principal, task_id: int, body: 
         created.id, task_id=task_id, unit_id=unit_id,
         before={"report": _content(before) if before else None, "assignment": tr.snapshot(current)},
         after={"report": _content(created), "assignment": tr.snapshot(obligation)})
+    await outbox.emit(session, "report.submitted", task_id=task_id, assignment_id=current.id,
+                      unit_id=unit_id, payload={"report": {
+                          "id": created.id, "period": created.period, "progress": created.progress,
+                          "summary": created.summary, "corrected": before is not None}})
     return public(created), before is None
 
 

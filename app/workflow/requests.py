@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import audit
 from app.auth.principal import Principal
 from app.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from app.events import outbox
 from app.http import check_if_match
 from app.models import (
     Assignment,
@@ -70,6 +71,10 @@ async def ask_extension(session: AsyncSession, principal: Principal, task_id: in
     out = ExtensionOut.model_validate(row, from_attributes=True)
     await audit.record(session, principal, "extension.requested", "extension", out.id,
                        task_id=task_id, unit_id=current.unit_id, after=out.model_dump())
+    await outbox.emit(session, "extension.requested", task_id=task_id, assignment_id=current.id,
+                      unit_id=current.unit_id, payload={"extension": {
+                          "id": out.id, "requested_deadline": out.requested_deadline,
+                          "previous_deadline": out.previous_deadline, "reason": out.reason}})
     return out
 
 

@@ -1,0 +1,116 @@
+"""The outbox. `emit` writes an event, and one pending delivery per subscribed webhook, in the
+caller's transaction: a change that rolls back leaves no event, and a committed change always
+has its events. Delivery is the worker's job (app/events/worker.py), never the request's.
+
+What a subscriber receives (the body the worker signs):
+    {"id": <event id>, "type": "report.submitted", "created_at": "…Z",
+     "data": {"task": {id, number, title, document_id}, "unit": {id, name, short_name},
+              "assignment_id": …, <the change, e.g. "report": {period, progress, …}>}}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import Integer, insert, literal_column, null, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.dbutil import dialect_insert
+from app.models import Delivery, Event, Task, Unit, Webhook, utcnow
+
+TYPES = ("task.assigned", "report.submitted", "extension.requested", "completion.requested",
+         "task.closed", "task.returned", "assignment.overdue", "reminder.created")
+ALL = "*"
+TEST = "webhook.test"  # sent by POST /webhooks/{id}/test to one subscriber only
+_CHUNK = 1000  # rows per INSERT: well under the bind-parameter limits of SQLite and asyncpg
+
+
+@dataclass(slots=True)
+class Pending:
+    type: str
+    task_id: int | None = None
+    assignment_id: int | None = None
+    unit_id: int | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    dedupe_key: str | None = None
+
+
+async def emit(session: AsyncSession, type: str, *, task_id: int | None = None,
+               assignment_id: int | None = None, unit_id: int | None = None,
+               payload: dict[str, Any], dedupe_key: str | None = None) -> int | None:
+    """The new event's id; None when `dedupe_key` was already emitted (then nothing is written)."""
+    ids = await emit_many(session, [Pending(type, task_id, assignment_id, unit_id, payload,
+                                            dedupe_key)])
+    return ids[0] if ids else None
+
+
+async def emit_many(session: AsyncSession, events: list[Pending], *,
+                    only_webhook: int | None = None) -> list[int]:
+    """A handful of statements whatever the number of events. An event whose dedupe_key
+    exists is skipped (INSERT … ON CONFLICT DO NOTHING), so a racing twin cannot emit it twice."""
+    if not events:
+        return []
+    tasks, units = await _names(session, events)
+    now = utcnow()
+    rows = [{"type": e.type, "task_id": e.task_id, "assignment_id": e.assignment_id,
+             "unit_id": e.unit_id, "dedupe_key": e.dedupe_key, "created_at": now,
+             "payload": _plain({"task": tasks.get(e.task_id), "unit": units.get(e.unit_id),
+                                "assignment_id": e.assignment_id, **e.payload})}
+            for e in events]
+    created = []
+    for start in range(0, len(rows), _CHUNK):
+        created += (await session.execute(
+            dialect_insert(session, Event).values(rows[start:start + _CHUNK])
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(Event.id, Event.type, Event.task_id))).all()
+    if not created:
+        return []
+    subscribers = select(Webhook.id, Webhook.events).where(Webhook.active.is_(True))
+    if only_webhook is not None:
+        subscribers = subscribers.where(Webhook.id == only_webhook)
+    hooks = (await session.execute(subscribers)).all()
+    deliveries = [{"event_id": e.id, "webhook_id": h.id, "task_id": e.task_id, "status": "pending",
+                   "attempts": 0, "next_attempt_at": now, "created_at": now}
+                  for e in sorted(created, key=lambda r: r.id) for h in hooks
+                  if only_webhook is not None or wants(h.events, e.type)]
+    if deliveries:
+        await session.execute(insert(Delivery), deliveries)
+    return sorted(e.id for e in created)
+
+
+def wants(subscribed: list[str], type: str) -> bool:
+    return ALL in subscribed or type in subscribed
+
+
+async def _names(session: AsyncSession, events: list[Pending]) -> tuple[dict, dict]:
+    """What the task and unit were called when it happened, in one statement: the event keeps
+    them, so a retried delivery says the same thing as the first attempt."""
+    task_ids = {e.task_id for e in events if e.task_id is not None}
+    unit_ids = {e.unit_id for e in events if e.unit_id is not None}
+    parts = []
+    if task_ids:
+        parts.append(select(literal_column("'task'").label("kind"), Task.id, Task.number.label("a"),
+                            Task.title.label("b"), Task.document_id.label("c"))
+                     .where(Task.id.in_(task_ids)))
+    if unit_ids:
+        parts.append(select(literal_column("'unit'").label("kind"), Unit.id, Unit.name.label("a"),
+                            Unit.short_name.label("b"), null().cast(Integer).label("c"))
+                     .where(Unit.id.in_(unit_ids)))
+    names: dict[str, dict[int, dict]] = {"task": {}, "unit": {}}
+    if parts:
+        for r in (await session.execute(union_all(*parts) if len(parts) > 1 else parts[0])).all():
+            names[r.kind][r.id] = ({"id": r.id, "number": r.a, "title": r.b, "document_id": r.c}
+                                   if r.kind == "task" else {"id": r.id, "name": r.a, "short_name": r.b})
+    return names["task"], names["unit"]
+
+
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    # Dates, instants and enums as JSON writes them: the column holds what the body will carry.
+    return orjson.loads(orjson.dumps(data, option=orjson.OPT_UTC_Z))
+
+
+def body(event_id: int, type: str, created_at: Any, data: dict[str, Any]) -> bytes:
+    return orjson.dumps({"id": event_id, "type": type, "created_at": created_at, "data": data},
+                        option=orjson.OPT_UTC_Z)
