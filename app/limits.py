@@ -6,7 +6,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.problems import problem
 
-_UPLOAD_PATHS = ("/api/v1/documents", "/api/v1/imports")
+_UPLOAD_PATHS = ("/api/v1/documents", "/api/v1/imports", "/api/v1/ledger/")
 
 
 class BodyLimit:

@@ -11,7 +11,11 @@ from app import health, problems
 from app.auth import router as auth_router
 from app.config import Settings, get_settings
 from app.db import Database
+from app.dispatch import router as dispatch_router
 from app.documents import router as documents_router
+from app.events import router as events_router
+from app.events.worker import Worker
+from app.ledger import router as ledger_router
 from app.limits import BodyLimit
 from app.tasks import router as tasks_router
 from app.units import router as units_router
@@ -31,7 +35,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        live = app.state.settings
+        worker = Worker(app.state.db, live) if live.run_worker else None
+        if worker is not None:
+            worker.start()
+        app.state.worker = worker
         yield
+        if worker is not None:
+            await worker.stop()
         if database is None:
             await app.state.db.dispose()
 
@@ -42,6 +53,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(BodyLimit, json_limit=settings.max_json_bytes,
                        upload_limit=settings.max_document_bytes)
     for module in (health, auth_router, documents_router, tasks_router, units_router,
-                   workflow_router):
+                   workflow_router, events_router, dispatch_router):
         app.include_router(module.router)
+    app.include_router(ledger_router.router)
     return app
