@@ -29,19 +29,27 @@ class Database:
             self.engine: AsyncEngine = create_async_engine(
                 url, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=0)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            # pysqlite begins a transaction at the first write only, so a savepoint opened
+            # before any write would be the transaction and releasing it would commit;
+            # SQLAlchemy emits BEGIN itself instead (its documented recipe).
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         else:
             self.engine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
                 connect_args={"server_settings": {"timezone": "UTC"}})
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # A write takes SQLite's write lock when it begins (waiting its turn under the busy
+        # timeout), so two writers never both read and then collide at their first write.
+        writer = self.engine.execution_options(sqlite_immediate=True)
+        self.write_sessions = async_sessionmaker(writer, expire_on_commit=False, autoflush=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         return cls(settings.database_url, settings.db_pool_size)
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
+    async def session(self, write: bool = True) -> AsyncIterator[AsyncSession]:
+        async with (self.write_sessions if write else self.sessions)() as session:
             yield session
 
     async def ping(self) -> bool:
@@ -62,9 +70,15 @@ def _ensure_folder(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+def _sqlite_begin(conn: Any) -> None:
+    immediate = conn.get_execution_options().get("sqlite_immediate")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers work while one writer commits; the busy timeout makes a second
     # writer wait for the first instead of failing at once.
+    dbapi_connection.isolation_level = None  # the driver's own BEGIN is off (see "begin")
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

@@ -33,7 +33,7 @@ class UnitOfWorkRoute(APIRoute):
         async def run(request: Request) -> Response:
             await _refuse_nul(request)
             db = request.app.state.db
-            async with db.session() as session:
+            async with db.session(write=request.method in WRITES) as session:
                 request.state.session = session
                 key = request.headers.get("idempotency-key")
                 if request.method == "POST" and key is not None:

@@ -61,6 +61,12 @@ async def import_document(session: AsyncSession, principal: Principal | None, da
     """The same text again changes nothing; a new text under a known key (文号, else title
     within the jurisdiction) is a revision of that document."""
     text, extraction = await to_thread.run_sync(_read, data, filename)
+    return await import_extraction(session, principal, text, extraction)
+
+
+async def import_extraction(session: AsyncSession, principal: Principal | None, text: str,
+                            extraction: Extraction) -> ImportSummary:
+    """Store an extraction of `text`: unchanged, a revision of a known document, or new."""
     digest = importer.content_hash(text)
     same = (await session.execute(select(Document.id).where(Document.content_hash == digest))).scalar()
     if same is not None:

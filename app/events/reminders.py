@@ -4,22 +4,24 @@ reminder.created, in the one transaction; the office's scripts then read them ba
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
-from sqlalchemy import exists, func, insert, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.auth.principal import Principal
+from app.config import Settings
+from app.dispatch import window
+from app.dispatch.facts import Facts
 from app.errors import InvalidInput, NotFound
 from app.events import outbox
 from app.events.schemas import ReminderCreate, ReminderOut, RemindersCreated, UnitBrief
 from app.http import check_period
 from app.models import Assignment as A
-from app.models import AssignmentStatus, Reminder, Report, Task, Unit
+from app.models import AssignmentStatus, Reminder, Task, Unit
 from app.pagination import Page
-from app.tasks import access, obligations
+from app.tasks import access
 from app.units import service as units
 from app.workflow import transitions as tr
 
@@ -28,14 +30,14 @@ _R = Reminder.__table__
 
 
 async def create(session: AsyncSession, principal: Principal, body: ReminderCreate, today: date,
-                 tz: ZoneInfo) -> RemindersCreated:
+                 settings: Settings) -> RemindersCreated:
     task = await _task(session, body.task)
     period = body.missing_for or body.period
     if period is not None and period > f"{today:%Y-%m}":
         raise InvalidInput(f"Period {period} has not begun: remind about {today:%Y-%m} or earlier.")
     if body.missing_for is not None:
         scope = await units.jurisdiction_id(session, body.jurisdiction)
-        targets = await missing(session, body.missing_for, today, tz, task_id=body.task,
+        targets = await missing(session, body.missing_for, today, settings, task_id=body.task,
                                 jurisdiction_id=scope)
     else:
         targets = await _named(session, body, task)
@@ -92,21 +94,17 @@ def _on_task(task_id: int):
     return or_(A.task_id == task_id, A.task_id.in_(select(Task.id).where(Task.parent_id == task_id)))
 
 
-async def missing(session: AsyncSession, period: str, today: date, tz: ZoneInfo, *,
+async def missing(session: AsyncSession, period: str, today: date, settings: Settings, *,
                   task_id: int | None = None,
                   jurisdiction_id: int | None = None) -> list[tuple[units.UnitRef, int]]:
-    """Units with obligations missing their report for `period`, with how many: active in the
-    month, open at its end (or today, for the current month), and no report for it."""
-    first = date.fromisoformat(f"{check_period(period)}-01")
-    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-    as_of = min(today, last)
-    ends = _instant(last + timedelta(days=1), tz)
-    open_until = _instant(as_of + timedelta(days=1), tz)
-    reported = exists().where(Report.assignment_id == A.id, Report.period == period)
-    counts = (select(A.unit_id, func.count().label("missing"))
-              .where(A.status.not_in(_NOT_OBLIGATIONS), A.created_at < ends,
-                     or_(obligations.OPEN_ROW, A.closed_at >= open_until), ~reported)
-              .group_by(A.unit_id))
+    """Units with obligations missing their report for `period`, with how many — by the
+    dispatch's own rule (app/dispatch/facts.py), so a reminder goes to exactly the units the
+    dispatch shows as missing."""
+    scope = await window.resolve(session, check_period(period), None, today, settings)
+    facts = Facts(scope, session.bind.dialect.name)
+    month, report = facts.reports[-1]
+    counts = facts.with_reports(select(A.unit_id, func.count().label("missing"))
+                                .where(facts.active(), facts.missing(month, report))).group_by(A.unit_id)
     if task_id is not None:
         counts = counts.where(_on_task(task_id))
     if jurisdiction_id is not None:
@@ -118,11 +116,6 @@ async def missing(session: AsyncSession, period: str, today: date, tz: ZoneInfo,
         .join(counts, counts.c.unit_id == Unit.id).order_by(Unit.id))).all()
     return [(units.UnitRef(r.id, r.name, r.short_name, r.jurisdiction_id, r.is_group), r.missing)
             for r in rows]
-
-
-def _instant(day: date, tz: ZoneInfo) -> datetime:
-    """The start of `day` in the office's time zone, as UTC."""
-    return datetime.combine(day, time(), tz).astimezone(UTC)
 
 
 def _message(period: str | None, task, missing_count: int | None) -> str:

@@ -100,7 +100,7 @@ async def create_reminders(body: ReminderCreate, request: Request, session: Sess
                            principal: Admin, response: Response) -> RemindersCreated:
     """催办: remind one unit, a list, or every unit missing a month's report (missing_for)."""
     settings = request.app.state.settings
-    out = await reminders.create(session, principal, body, today(request), settings.tz)
+    out = await reminders.create(session, principal, body, today(request), settings)
     if out.count == 0:
         response.status_code = 200
     return out

@@ -19,6 +19,9 @@ _RECURRING = re.compile(r"每年|逐年|每月|每季|每半年|定期|动态|�
 _YEAR = r"(?<!\d)((?:19|20)\d{2})"
 _RANGE = re.compile(_YEAR + r"\s*年?\s*[-~至到]?\s*((?:19|20)\d{2})(?!\d)\s*年?")
 _FULL = re.compile(_YEAR + r"\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+# Spreadsheets and integrators write 2025-06-30, 2025/6/30 or 2025.6.30.
+_NUMERIC = re.compile(_YEAR + r"([-/.])(\d{1,2})\2(\d{1,2})(?!\d)")
+_NUMERIC_MONTH = re.compile(_YEAR + r"[-/.](\d{1,2})(?![\d/.-])")
 _YEAR_MONTH = re.compile(_YEAR + r"\s*年\s*(\d{1,2}|十[一二]?|[一二三四五六七八九])\s*月")
 _YEAR_PART = re.compile(_YEAR + r"\s*年?\s*(?:第?([一二三四1234])季度|(上半年|年中)|(下半年))")
 _YEAR_ONLY = re.compile(_YEAR + r"(?!\d)")
@@ -45,6 +48,14 @@ def parse_deadline(text: str, period: Period | None = None) -> tuple[date | None
             candidates.append(date(int(m[1]), int(m[2]), int(m[3])))
         except ValueError:
             pass
+    for m in _NUMERIC.finditer(t):
+        try:
+            candidates.append(date(int(m[1]), int(m[3]), int(m[4])))
+        except ValueError:
+            pass
+    for m in _NUMERIC_MONTH.finditer(t):
+        if 1 <= int(m[2]) <= 12:
+            candidates.append(month_end(int(m[1]), int(m[2])))
     for m in _YEAR_MONTH.finditer(t):
         month = _month(m[2])
         if 1 <= month <= 12:
@@ -74,7 +85,7 @@ def parse_deadline(text: str, period: Period | None = None) -> tuple[date | None
     return None, bool(_ONGOING.search(t) or recurring)
 
 
-_DATE_RESIDUE = re.compile(r"[\d\s年月日底前末内中上下半季度第一二三四五六七八九十至到~\-、,.()完成以]")
+_DATE_RESIDUE = re.compile(r"[\d\s年月日底前末内中上下半季度第一二三四五六七八九十至到~\-、,./()完成以]")
 
 
 def is_deadline_text(text: str) -> bool:

@@ -3,22 +3,20 @@
 Rows come from one server-side streaming query in partitions; each partition costs one more
 query (the lead units of its tasks). An obligation's values are those GET /dispatch/{period}/
 assignments answers: the same scope (app/dispatch/window.py), the same SQL facts and the same
-light (app/dispatch/lights.py). The XLSX is written row by row to an anonymous temporary file
-(xlsxwriter's constant_memory mode) and then streamed; the CSV is streamed as it is read.
+light (app/dispatch/lights.py). The XLSX is written row by row to a temporary file
+(rust_xlsxwriter, app/ledger/xlsx.py) and then streamed; the CSV is streamed as it is read.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-import xlsxwriter
 from anyio import to_thread
 from sqlalchemy import case, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +29,7 @@ from app.dispatch.facts import COUNTS, A, Facts
 from app.dispatch.summary import units_in_play
 from app.errors import NotFound
 from app.ledger.schemas import COLUMNS, HEADERS, LIGHT_LABELS, ROLE_LABELS, STATUS_LABELS
+from app.ledger.xlsx import BookWriter
 from app.models import AssignmentStatus, Document, Role, Task, Unit
 from app.tasks import obligations
 
@@ -169,50 +168,17 @@ def filename(ledger: Ledger, suffix: str) -> str:
 
 async def xlsx(session: AsyncSession, ledger: Ledger) -> Download:
     """Built before the answer starts, so that a failure is an error response, not a cut file."""
-    handle = tempfile.TemporaryFile()  # no name on disk: gone when closed, whatever happens
+    writer = BookWriter(COLUMNS, _NUMBERS)
     try:
-        book, sheet, text = await to_thread.run_sync(_open_book, handle)
-        written = 0
         async for rows in partitions(session, ledger):
-            await to_thread.run_sync(_write_rows, sheet, text, written + 1, rows)
-            written += len(rows)
-        sheet.autofilter(0, 0, max(written, 1), len(HEADERS) - 1)
-        await to_thread.run_sync(book.close)
-        handle.seek(0)
+            await writer.send(rows)
+        await writer.finish()
+        handle = open(writer.path, "rb")  # noqa: SIM115 (closed by _read_out)
     except BaseException:
-        handle.close()
+        writer.abort()
         raise
+    writer.discard()  # the open handle keeps the file readable until it is closed
     return Download(_read_out(handle), filename(ledger, "xlsx"), XLSX_TYPE)
-
-
-def _open_book(handle: BinaryIO) -> tuple[Any, Any, Any]:
-    # Strings stay strings: a 任务编号 "12" or a title starting with "=" is text, not a number
-    # or a formula.
-    book = xlsxwriter.Workbook(handle, {"constant_memory": True, "strings_to_numbers": False,
-                                        "strings_to_formulas": False, "strings_to_urls": False})
-    sheet = book.add_worksheet("台账")
-    bold = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
-    text = book.add_format({"num_format": "@"})
-    for column, (header, width) in enumerate(COLUMNS):
-        sheet.set_column(column, column, width, None if column in _NUMBERS else text)
-        sheet.write_string(0, column, header, bold)
-    sheet.freeze_panes(1, 0)
-    return book, sheet, text
-
-
-def _write_rows(sheet: Any, text: Any, first: int, rows: list[tuple]) -> None:
-    write_number, write_string, write_blank = sheet.write_number, sheet.write_string, sheet.write_blank
-    for r, values in enumerate(rows, start=first):
-        for c, value in enumerate(values):
-            if value is None or value == "":
-                # Typed into later, an empty text cell keeps what is typed as text (a date stays
-                # 2025-06-30, not a serial number).
-                if c not in _NUMBERS:
-                    write_blank(r, c, None, text)
-            elif c in _NUMBERS:
-                write_number(r, c, value)
-            else:
-                write_string(r, c, value, text)
 
 
 async def _read_out(handle: BinaryIO) -> AsyncIterator[bytes]:

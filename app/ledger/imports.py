@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.auth.principal import Principal
-from app.documents import importer, revision
 from app.documents import service as documents
 from app.documents.schemas import ImportSummary
 from app.errors import InvalidInput
@@ -30,7 +29,7 @@ from app.extraction.models import Jurisdiction as Place
 from app.extraction.tables import HEADER_KINDS, header_kind
 from app.extraction.units import canonical, restore_prefix
 from app.ledger.sheets import open_sheet, text_of
-from app.models import Document, Jurisdiction
+from app.models import Jurisdiction
 from app.units import service as units
 
 _LEVELS = {"省": ("province", "省"), "市": ("city", "市"), "县": ("county", "县"), "区": ("district", "区")}
@@ -51,18 +50,7 @@ async def import_sheet(session: AsyncSession, principal: Principal, data: bytes,
     """The documents import path, fed the sheet's text: 201 new, 200 unchanged or revised."""
     place = await _place(session, jurisdiction)
     text, extraction = await to_thread.run_sync(_read, data, filename, title, place)
-    digest = importer.content_hash(text)
-    same = (await session.execute(select(Document.id).where(Document.content_hash == digest))).scalar()
-    if same is not None:
-        return await documents.summary(session, same, created=False)
-    known = (await session.execute(
-        select(Document.id, Document.version, Document.content_hash)
-        .where(Document.key == importer.document_key(extraction, digest)))).first()
-    if known is not None:
-        changes = await revision.apply(session, principal, known, extraction, text, digest)
-        return await documents.summary(session, known.id, created=False, changes=changes)
-    stored = await importer.store(session, principal, extraction, text, digest)
-    return await documents.summary(session, stored.document_id, created=True)
+    return await documents.import_extraction(session, principal, text, extraction)
 
 
 def _read(data: bytes, filename: str | None, title: str | None,

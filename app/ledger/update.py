@@ -18,7 +18,7 @@ from typing import Any
 
 from anyio import to_thread
 from pydantic import ValidationError
-from sqlalchemy import and_, false, select, update
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
@@ -98,7 +98,6 @@ async def preview(session: AsyncSession, context: Context, data: bytes,
                   filename: str | None) -> LedgerPreview:
     """What an apply would change, and every row it would refuse. Changes nothing."""
     plan = await _plan(session, data, filename, context.period)
-    await _begin(session)
     outer = await session.begin_nested()
     try:
         await _try(session, context, plan)
@@ -111,7 +110,6 @@ async def apply(session: AsyncSession, context: Context, data: bytes,
                 filename: str | None) -> LedgerApplied:
     """Every edit in one transaction, or none when any row has an error."""
     plan = await _plan(session, data, filename, context.period)
-    await _begin(session)
     await _try(session, context, plan)
     if plan.errors:
         listed = [{"field": f"row {e.row}", "type": "ledger_row", **e.model_dump()}
@@ -290,14 +288,6 @@ def _hints(error: DomainError) -> list[str]:
 
 
 # --- Applying a row through the workflow --------------------------------------------------
-
-
-async def _begin(session: AsyncSession) -> None:
-    """SQLite's driver opens a transaction at the first write only: a savepoint opened before
-    any write would be the transaction itself, and releasing it would commit. A write that
-    changes nothing opens the transaction first."""
-    if session.bind.dialect.name == "sqlite":
-        await session.execute(update(Assignment).where(false()).values(version=Assignment.version))
 
 
 async def _try(session: AsyncSession, context: Context, plan: Plan) -> None:

@@ -228,3 +228,16 @@ class TestCommandLine:
         out = subprocess.run([sys.executable, "-m", "app.extraction", str(bad)],
                              capture_output=True, cwd=ROOT, text=True)
         assert out.returncode == 1 and "binary_document" in out.stderr
+
+
+class TestNumericDates:
+    @pytest.mark.parametrize("text", ["2025-06-30", "2025/6/30", "2025.6.30", "2025年6月30日前"])
+    def test_a_full_date_is_that_day(self, text):
+        from app.extraction.dates import parse_deadline
+
+        assert parse_deadline(text) == (date(2025, 6, 30), False)
+
+    def test_a_year_range_is_not_mistaken_for_a_date(self):
+        from app.extraction.dates import parse_deadline
+
+        assert parse_deadline("2022-2030年") == (date(2030, 12, 31), False)
