@@ -9,6 +9,7 @@ loser replays the winner's answer.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -26,26 +27,55 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _REPLAYED_HEADERS = ("content-type", "location", "etag")
 
 
+class Work:
+    """The request's session, made when first asked for: a read served by app/query.py never
+    needs one, and making and closing one costs as much as the rest of the framework."""
+
+    __slots__ = ("_make", "_session")
+
+    def __init__(self, make: Callable[[], AsyncSession]) -> None:
+        self._make, self._session = make, None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self._make()
+        return self._session
+
+    async def rollback(self) -> None:
+        if self._session is not None:
+            await self._session.rollback()
+
+    async def close(self) -> None:
+        # A session out of any transaction (never used, or committed) holds no connection.
+        if self._session is not None and self._session.in_transaction():
+            # Shielded, as `async with session` does: a client that hangs up mid-close must
+            # not leave the connection out of the pool.
+            await asyncio.shield(self._session.close())
+
+
 class UnitOfWorkRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def run(request: Request) -> Response:
             await _refuse_nul(request)
-            db = request.app.state.db
-            async with db.session(write=request.method in WRITES) as session:
-                request.state.session = session
+            db, write = request.app.state.db, request.method in WRITES
+            work = request.state.work = Work(db.write_sessions if write else db.sessions)
+            try:
                 key = request.headers.get("idempotency-key")
                 if request.method == "POST" and key is not None:
-                    return await _idempotent(request, session, handler, key)
+                    return await _idempotent(request, work.session, handler, key)
                 try:
                     response = await handler(request)
                 except BaseException:
-                    await session.rollback()
+                    await work.rollback()
                     raise
-                if request.method in WRITES and response.status_code < 300:
-                    await session.commit()
+                if write and response.status_code < 300:
+                    await work.session.commit()
                 return response
+            finally:
+                await work.close()
 
         return run
 

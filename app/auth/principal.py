@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized
 from app.models import ApiToken, TokenRole
+from app.query import Query, fetch_one
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,10 @@ class Principal:
         return self.unit_id is None or self.unit_id == unit_id
 
 
+_TOKEN = Query(select(ApiToken.id, ApiToken.role, ApiToken.unit_id)
+               .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None)))
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -59,13 +64,10 @@ async def principal_for(request: Request, session: AsyncSession, token: str) -> 
     # Equal-length digests compared in constant time: timing tells nothing of the admin token.
     if admin and hmac.compare_digest(digest, hash_token(admin)):
         return Principal(TokenRole.admin)
-    row = (await session.execute(
-        select(ApiToken.id, ApiToken.role, ApiToken.unit_id)
-        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-    )).first()
+    row = await fetch_one(session, _TOKEN, digest=digest)
     if row is None:
         raise Unauthorized("The token is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"})
-    return Principal(TokenRole(row.role), row.unit_id, row.id)
+    return Principal(TokenRole(row["role"]), row["unit_id"], row["id"])
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

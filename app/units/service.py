@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, literal, or_, select, union_all
+from sqlalchemy import bindparam, case, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -19,6 +19,7 @@ from app.extraction.units import canonical, restore_prefix
 from app.extraction.vocab import LEVEL_PREFIXES
 from app.models import Assignment, AssignmentStatus, GroupMember, Jurisdiction, Unit, UnitAlias
 from app.pagination import Page, decode, next_cursor
+from app.query import Query, fetch_one
 from app.units.schemas import (
     AliasPublic,
     JurisdictionPublic,
@@ -39,6 +40,7 @@ class UnitRef:
 
 
 _COLUMNS = (Unit.id, Unit.name, Unit.short_name, Unit.jurisdiction_id, Unit.is_group)
+_BY_ID = Query(select(*_COLUMNS).where(Unit.id == bindparam("unit_id")))
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: a larger number must not reach PostgreSQL
 
 
@@ -69,9 +71,9 @@ async def resolve(session: AsyncSession, ref: str, jurisdiction: str | int | Non
     if text.isdigit():
         if int(text) > MAX_ID:
             raise NotFound(f"No unit with id {text}.")
-        row = (await session.execute(select(*_COLUMNS).where(Unit.id == int(text)))).first()
-        if row is not None and (scope is None or row.jurisdiction_id == scope):
-            return UnitRef(*row)
+        row = await fetch_one(session, _BY_ID, unit_id=int(text))
+        if row is not None and (scope is None or row["jurisdiction_id"] == scope):
+            return UnitRef(*row.values())
         raise NotFound(f"No unit with id {text}.")
     by_name = select(*_COLUMNS).where(Unit.name == text)
     by_alias = select(*_COLUMNS).join(UnitAlias, UnitAlias.unit_id == Unit.id).where(UnitAlias.alias == text)
