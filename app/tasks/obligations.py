@@ -30,7 +30,7 @@ def effective(extended_to: date | None, own_deadline: date | None, task_deadline
 OPEN_ROW = literal_column("assignment.is_open")
 
 
-def overdue_clause(as_of: date) -> ColumnElement[bool]:
+def overdue_clause(as_of: date | ColumnElement[date]) -> ColumnElement[bool]:
     return and_(OPEN_ROW, Assignment.effective_deadline < as_of)
 
 

@@ -9,18 +9,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+import orjson
+from sqlalchemy import Date, Integer, Select, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.errors import InvalidInput, NotFound
 from app.models import Assignment, Document, Jurisdiction, Role, Task, Unit
 from app.pagination import decode, next_cursor
+from app.query import Query, fetch
 from app.tasks import obligations
+from app.tasks.obligations import OPEN_ROW
 from app.tasks.schemas import (
-    DocumentRef,
-    OverdueItem,
-    OverdueTask,
     UnitOverdue,
     UnitWithJurisdiction,
 )
@@ -29,19 +29,20 @@ from app.units import service as units
 _BAD_CURSOR = "The cursor is not valid: pass next_cursor from the previous page unchanged."
 
 
-def unit_statement(unit_id: int, as_of: date, *, limit: int, role: Role | None = None,
-                   after: tuple[date, int] | None = None) -> Select[Any]:
+def _unit_page(by_role: bool) -> Select[Any]:
     """One page of a unit's overdue obligations: the index range first, then the page's tasks
-    and documents by primary key, in one statement."""
+    and documents by primary key, in one statement. Built once per variant, run with binds."""
     page = (select(Assignment.id, Assignment.task_id, Assignment.role, Assignment.status,
                    Assignment.effective_deadline)
-            .where(Assignment.unit_id == unit_id, obligations.overdue_clause(as_of))
+            .where(Assignment.unit_id == bindparam("unit_id"), OPEN_ROW,
+                   Assignment.effective_deadline < bindparam("as_of", type_=Date),
+                   # The first page starts after (0001-01-01, 0): every row, one statement.
+                   tuple_(Assignment.effective_deadline, Assignment.task_id)
+                   > tuple_(bindparam("after_day", type_=Date), bindparam("after_task", type_=Integer)))
             .order_by(Assignment.effective_deadline, Assignment.task_id)
-            .limit(limit + 1))
-    if role is not None:
-        page = page.where(Assignment.role == role)
-    if after is not None:
-        page = page.where(tuple_(Assignment.effective_deadline, Assignment.task_id) > tuple_(*after))
+            .limit(bindparam("fetch", type_=Integer)))
+    if by_role:
+        page = page.where(Assignment.role == bindparam("role"))
     page = page.subquery("page")
     return (select(page, Task.number, Task.title, Task.document_id,
                    Document.title.label("document_title"))
@@ -50,22 +51,39 @@ def unit_statement(unit_id: int, as_of: date, *, limit: int, role: Role | None =
             .order_by(page.c.effective_deadline, page.c.task_id))
 
 
+_UNIT_PAGE = {False: Query(_unit_page(False)), True: Query(_unit_page(True))}
+
+
+def _unit_binds(unit_id: int, as_of: date, limit: int, role: Role | None,
+                after: tuple[date, int] | None) -> dict[str, Any]:
+    after_day, after_task = after or (date.min, 0)
+    return {"unit_id": unit_id, "as_of": as_of, "after_day": after_day, "after_task": after_task,
+            "fetch": limit + 1, "role": role}
+
+
+def unit_statement(unit_id: int, as_of: date, *, limit: int, role: Role | None = None,
+                   after: tuple[date, int] | None = None) -> Select[Any]:
+    """The page's statement with its values bound in, as EXPLAIN wants it."""
+    return _UNIT_PAGE[role is not None].statement.params(_unit_binds(unit_id, as_of, limit, role, after))
+
+
 async def of_unit(session: AsyncSession, principal: Principal, unit: str, *, jurisdiction: str | None,
-                  as_of: date, role: Role | None, limit: int,
-                  cursor: str | None) -> tuple[list[OverdueItem], str | None]:
+                  as_of: date, role: Role | None, limit: int, cursor: str | None) -> bytes:
+    """The page as JSON (OverduePage): built straight from the rows, it is the hot read of
+    every unit's phone app."""
     unit_id = (await units.resolve(session, unit, jurisdiction)).id
     if not principal.sees_unit(unit_id):
         raise NotFound("A unit token reads its own unit's overdue list only.")
-    after = _unit_cursor(cursor)
-    rows = (await session.execute(unit_statement(unit_id, as_of, limit=limit, role=role,
-                                                 after=after))).all()
-    items = [OverdueItem(
-        task=OverdueTask(id=r.task_id, number=r.number, title=r.title,
-                         document=DocumentRef(id=r.document_id, title=r.document_title)),
-        role=r.role, deadline=r.effective_deadline,
-        days_overdue=obligations.days_overdue(r.effective_deadline, as_of), status=r.status,
-        assignment_id=r.id) for r in rows[:limit]]
-    return items, next_cursor(rows, limit, lambda r: [r.effective_deadline.isoformat(), r.task_id])
+    binds = _unit_binds(unit_id, as_of, limit, role, _unit_cursor(cursor))
+    rows = await fetch(session, _UNIT_PAGE[role is not None], **binds)
+    items = [{
+        "task": {"id": r["task_id"], "number": r["number"], "title": r["title"],
+                 "document": {"id": r["document_id"], "title": r["document_title"]}},
+        "role": r["role"], "deadline": r["effective_deadline"],
+        "days_overdue": obligations.days_overdue(r["effective_deadline"], as_of),
+        "status": r["status"], "assignment_id": r["id"]} for r in rows[:limit]]
+    after = next_cursor(rows, limit, lambda r: [r["effective_deadline"].isoformat(), r["task_id"]])
+    return orjson.dumps({"items": items, "next_cursor": after, "as_of": as_of})
 
 
 def _unit_cursor(cursor: str | None) -> tuple[date, int] | None:

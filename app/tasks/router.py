@@ -15,7 +15,7 @@ from app.models import Role
 from app.pagination import Cursor, Limit, Page
 from app.problems import responses
 from app.routing import api_router
-from app.tasks import overdue, queries, service
+from app.tasks import overdue, queries, service, view
 from app.tasks.schemas import OverdueCountPage, OverduePage, TaskDetail, TaskSummary, TaskUpdate
 
 router = api_router(tags=["tasks"])
@@ -64,27 +64,24 @@ async def list_tasks(
 
 @router.get("/tasks/{task_id}", response_model=TaskDetail,
             responses={**responses(404), 304: {"description": "not modified (If-None-Match)"}})
-async def get_task(task_id: int, request: Request, response: Response, session: SessionDep,
+async def get_task(task_id: int, request: Request, session: SessionDep,
                    principal: CurrentPrincipal, as_of: AsOf = None) -> TaskDetail | Response:
     """One task in full; a unit sees its own obligation, the lead unit all and the roll-up."""
-    view, tag = await service.detail(session, principal, task_id,
-                                     as_of=as_of_or_today(request, as_of),
-                                     if_none_match=request.headers.get("if-none-match"))
+    body, tag = await view.read(session, principal, task_id, as_of=as_of_or_today(request, as_of),
+                                if_none_match=request.headers.get("if-none-match"))
     headers = {"ETag": tag, "Vary": "Authorization"}
-    if view is None:
+    if body is None:
         return Response(status_code=304, headers=headers)
-    response.headers.update(headers)
-    return view
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.patch("/tasks/{task_id}", response_model=TaskDetail, responses=responses(404, 409, 412))
-async def update_task(task_id: int, body: TaskUpdate, request: Request, response: Response,
-                      session: SessionDep, principal: Admin, as_of: AsOf = None) -> TaskDetail:
+async def update_task(task_id: int, body: TaskUpdate, request: Request,
+                      session: SessionDep, principal: Admin, as_of: AsOf = None) -> Response:
     """The office edits a task's title or deadline (If-Match honoured); obligations follow."""
-    view, tag = await service.update_task(session, principal, request, task_id, body,
-                                          as_of=as_of_or_today(request, as_of))
-    response.headers["ETag"] = tag
-    return view
+    content, tag = await service.update_task(session, principal, request, task_id, body,
+                                             as_of=as_of_or_today(request, as_of))
+    return Response(content, media_type="application/json", headers={"ETag": tag})
 
 
 @router.get("/units/{unit}/overdue", response_model=OverduePage, tags=["overdue"],
@@ -92,12 +89,12 @@ async def update_task(task_id: int, body: TaskUpdate, request: Request, response
 async def unit_overdue(unit: str, request: Request, session: SessionDep, principal: CurrentPrincipal,
                        as_of: AsOf = None, jurisdiction: JurisdictionRef = None,
                        role: Role | None = None, limit: Limit = 50,
-                       cursor: Cursor = None) -> OverduePage:
+                       cursor: Cursor = None) -> Response:
     """A unit's overdue obligations, oldest first; a unit token may ask for its own only."""
     day = as_of_or_today(request, as_of)
-    items, after = await overdue.of_unit(session, principal, unit, jurisdiction=jurisdiction,
-                                         as_of=day, role=role, limit=limit, cursor=cursor)
-    return OverduePage(items=items, next_cursor=after, as_of=day)
+    body = await overdue.of_unit(session, principal, unit, jurisdiction=jurisdiction, as_of=day,
+                                 role=role, limit=limit, cursor=cursor)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/overdue", response_model=OverdueCountPage, tags=["overdue"], responses=responses(404))

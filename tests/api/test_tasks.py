@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import func, select, update
 
 from app.models import AuditEntry, Task, TaskStatus
+from app.tasks.schemas import OverduePage, TaskDetail
 from tests.helpers import ADMIN, SEED
 
 TASKS = "/api/v1/tasks"
@@ -206,6 +209,41 @@ class TestOneTask:
     async def test_unknown_task_is_404(self, client, api):
         response = await client.get(f"{TASKS}/999", headers=ADMIN)
         assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+class TestTheViewsShape:
+    """The task view and the overdue page are built as plain data for speed: each must be
+    exactly what its published schema says, value for value."""
+
+    async def test_every_view_round_trips_through_task_detail(self, client, api, database):
+        city = (await api.import_seed("001"))["id"]
+        district = (await api.import_seed("003"))["id"]
+        async with database.session() as session:
+            await session.execute(update(Task).where(Task.id == 2).values(
+                closed_at=datetime(2025, 3, 1, 8, 30, 15, 250000, tzinfo=UTC)))
+            await session.commit()
+        lead = await api.mint("市发改委", jurisdiction="赣州市")
+        views = []
+        for document in (city, district):
+            for task in (await client.get(TASKS, params={"document": document, "limit": 500},
+                                          headers=ADMIN)).json()["items"]:
+                views.append(await detail(client, task["id"], as_of="2026-01-01"))
+        own = (await client.get(TASKS, params={"limit": 5}, headers=lead)).json()["items"]
+        views += [await detail(client, t["id"], headers=lead) for t in own]
+        assert any(v["milestones"] for v in views) and any(v["subtasks"] for v in views)
+        assert any(v["groups"] for v in views) and any(v["rollup"]["overdue"] for v in views
+                                                       if v["rollup"])
+        for view in views:
+            assert TaskDetail.model_validate(view).model_dump(mode="json") == view
+        assert views[1]["closed_at"] == "2025-03-01T08:30:15.250000Z"
+
+    async def test_an_overdue_page_round_trips_through_its_schema(self, client, api):
+        await api.import_seed("001")
+        page = (await client.get("/api/v1/units/市生态环境局/overdue",
+                                 params={"as_of": "2026-01-01", "jurisdiction": "赣州市",
+                                         "limit": 5}, headers=ADMIN)).json()
+        assert len(page["items"]) == 5 and page["next_cursor"]
+        assert OverduePage.model_validate(page).model_dump(mode="json") == page
 
 
 class TestEditTask:
