@@ -10,17 +10,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.config import Settings
 from app.dispatch import window
-from app.dispatch.facts import A
 from app.dispatch.schemas import RankedUnit, UnitDispatch
-from app.dispatch.summary import facts, per_unit, unit_out
+from app.dispatch.summary import Audience, counts, facts, unit_out
 from app.errors import InvalidInput
-from app.models import Unit
 from app.pagination import Page, decode, encode
 from app.units import service as units
 
@@ -45,11 +42,8 @@ async def rank(session: AsyncSession, principal: Principal, period: str, *,
     """A unit token sees its own row, ranked among all."""
     scope = await window.resolve(session, period, as_of, today, settings)
     after = _after(sort, cursor)
-    where = []
-    if jurisdiction is not None:
-        place = await units.jurisdiction_id(session, jurisdiction)
-        where.append(A.unit_id.in_(select(Unit.id).where(Unit.jurisdiction_id == place)))
-    rows = (await session.execute(per_unit(facts(session, scope), *where))).all()
+    place = await units.jurisdiction_id(session, jurisdiction)
+    rows = await counts(session, facts(session, scope), Audience(jurisdiction_id=place))
     ordered = sorted((unit_out(r) for r in rows), key=lambda u: _key(sort, _value(sort, u), u.unit_id))
     ranked = [RankedUnit(rank=n, unit=u.unit, unit_id=u.unit_id, unit_name=u.unit_name,
                          jurisdiction=u.jurisdiction, assignments=u.assignments, closed=u.closed,

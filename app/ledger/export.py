@@ -77,7 +77,7 @@ async def download(session: AsyncSession, principal: Principal, period: str, fmt
                    as_of: date | None, today: date, settings: Settings, db: Database) -> Download:
     ledger = await prepare(session, principal, period, unit=unit, jurisdiction=jurisdiction,
                            document=document, as_of=as_of, today=today, settings=settings)
-    return await xlsx(session, ledger) if fmt == "xlsx" else csv_download(db, ledger)
+    return await xlsx(db, ledger) if fmt == "xlsx" else csv_download(db, ledger)
 
 
 def statement(ledger: Ledger) -> Any:
@@ -166,12 +166,13 @@ def filename(ledger: Ledger, suffix: str) -> str:
 # --- XLSX ------------------------------------------------------------------------------------
 
 
-async def xlsx(session: AsyncSession, ledger: Ledger) -> Download:
+async def xlsx(db: Database, ledger: Ledger) -> Download:
     """Built before the answer starts, so that a failure is an error response, not a cut file."""
     writer = BookWriter(COLUMNS, _NUMBERS)
     try:
-        async for rows in partitions(session, ledger):
-            await writer.send(rows)
+        async with db.snapshot() as session:
+            async for rows in partitions(session, ledger):
+                await writer.send(rows)
         await writer.finish()
         handle = open(writer.path, "rb")  # noqa: SIM115 (closed by _read_out)
     except BaseException:
@@ -199,7 +200,7 @@ def csv_download(db: Database, ledger: Ledger) -> Download:
 async def _csv_chunks(db: Database, ledger: Ledger) -> AsyncIterator[bytes]:
     # The request's session has ended when the body is sent: the rows are read in their own.
     yield ("\ufeff" + _csv_text([HEADERS])).encode("utf-8")
-    async with db.session() as session:
+    async with db.snapshot() as session:
         async for rows in partitions(session, ledger):
             yield _csv_text(rows).encode("utf-8")
 
