@@ -34,7 +34,12 @@ def free_port() -> int:
 
 
 class Cluster:
-    def __init__(self) -> None:
+    """`durable=True` keeps PostgreSQL's own fsync, synchronous_commit and full_page_writes (the
+    benchmark's server); `settings` adds server options (name -> value)."""
+
+    def __init__(self, *, durable: bool = False, settings: dict[str, str] | None = None) -> None:
+        self.durable = durable
+        self.settings = dict(settings or {})
         self.bindir = find_bindir()
         self.root = Path(tempfile.mkdtemp(prefix="duban-pg-"))
         self.data = self.root / "data"
@@ -55,9 +60,11 @@ class Cluster:
             shutil.chown(self.root, "postgres")
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", self.user, "-A", "trust",
                   "-E", "UTF8", "--locale=C", "--no-sync")
-        # A test server: durability off for speed; everything else as in production.
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.durable:
+            # A test server: durability off for speed; everything else as in production.
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options,
                   "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
 
