@@ -38,8 +38,10 @@ postgresql:
 accuracy: install
 	@for f in seed/*.txt; do $(BIN)/python -m app.extraction.accuracy $$f tests/extraction/gold/seeds.json; echo; done
 
-bench: install
-	$(BIN)/python bench/extract_seeds.py
+# Duban beside the raw-asyncpg baseline on a generated province (S 1k, M 100k, L 1M tasks): starts
+# its own PostgreSQL, loads the scale, drives both with wrk and prints the table (bench/run.py).
+bench: install postgresql
+	$(BIN)/python -m bench.run --scale $(SCALE) --ledger
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
