@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
@@ -21,7 +21,7 @@ from app.http import check_period
 from app.models import Assignment as A
 from app.models import AssignmentStatus, Reminder, Task, Unit
 from app.pagination import Page
-from app.tasks import access
+from app.tasks import access, obligations
 from app.units import service as units
 from app.workflow import transitions as tr
 
@@ -91,7 +91,7 @@ async def _named(session: AsyncSession, body: ReminderCreate, task) -> list[tupl
 def _on_task(task_id: int):
     """The task's own obligations and its clauses' (a task read as clauses is worked clause by
     clause)."""
-    return or_(A.task_id == task_id, A.task_id.in_(select(Task.id).where(Task.parent_id == task_id)))
+    return obligations.on_task(task_id)
 
 
 async def missing(session: AsyncSession, period: str, today: date, settings: Settings, *,

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import date
 
-from sqlalchemy import and_, func, literal_column, select, update
+from sqlalchemy import and_, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.dbutil import insert_ignore
@@ -32,6 +33,15 @@ OPEN_ROW = literal_column("assignment.is_open")
 
 def overdue_clause(as_of: date | ColumnElement[date]) -> ColumnElement[bool]:
     return and_(OPEN_ROW, Assignment.effective_deadline < as_of)
+
+
+def on_task(task_id: int | ColumnElement[int]) -> ColumnElement[bool]:
+    """Obligations on the task or on its clauses (a task read as clauses is worked clause by
+    clause). Spelled as one IN over the task table: `task_id = x OR task_id IN (clauses)` makes
+    PostgreSQL filter every obligation there is instead of reading two index ranges."""
+    family = aliased(Task)
+    return Assignment.task_id.in_(
+        select(family.id).where(or_(family.id == task_id, family.parent_id == task_id)))
 
 
 def is_overdue(status: AssignmentStatus, effective_deadline: date | None, as_of: date) -> bool:

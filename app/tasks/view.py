@@ -29,8 +29,9 @@ from app.query import Query, fetch_one
 from app.tasks import obligations
 
 _Parent, _Sub, _Group = aliased(Task), aliased(Task), aliased(Unit)
-_CLAUSES = select(_Sub.id).where(_Sub.parent_id == Task.id).correlate(Task).scalar_subquery()
 _VIEWER = bindparam("viewer", type_=Integer)
+# The id as a bind, not Task.id: a correlated IN would hide the index from PostgreSQL.
+_TASK = bindparam("task_id", type_=Integer)
 _SKIPPED = (AssignmentStatus.group, AssignmentStatus.removed)
 
 _STATEMENT = (
@@ -42,15 +43,14 @@ _STATEMENT = (
            # A unit sees a task it is on, and the parent of a clause it is on; the office all.
            or_(_VIEWER.is_(None), exists().where(
                Assignment.unit_id == _VIEWER, Assignment.status != AssignmentStatus.group,
-               or_(Assignment.task_id == Task.id, Assignment.task_id.in_(_CLAUSES)))
-               ).label("visible"),
+               obligations.on_task(_TASK))).label("visible"),
            sqljson.rows(select(_Sub).where(_Sub.parent_id == Task.id), Task,
                         id=_Sub.id, number=_Sub.number, title=_Sub.title, status=_Sub.status,
                         deadline=_Sub.deadline, ordinal=_Sub.ordinal).label("subtasks"),
            sqljson.rows(
                select(Assignment).join(Unit, Unit.id == Assignment.unit_id)
                .outerjoin(_Group, _Group.id == Assignment.via_group_id)
-               .where(or_(Assignment.task_id == Task.id, Assignment.task_id.in_(_CLAUSES))), Task,
+               .where(obligations.on_task(_TASK)), Task,
                id=Assignment.id, task_id=Assignment.task_id, unit_id=Assignment.unit_id,
                role=Assignment.role, status=Assignment.status, origin=Assignment.origin,
                own_deadline=Assignment.own_deadline, extended_to=Assignment.extended_to,
@@ -66,7 +66,7 @@ _STATEMENT = (
                         source=sqljson.json_value(Milestone.source)).label("milestones"))
     .join(Document, Document.id == Task.document_id)
     .outerjoin(_Parent, _Parent.id == Task.parent_id)
-    .where(Task.id == bindparam("task_id")))
+    .where(Task.id == _TASK))
 _VIEW = Query(_STATEMENT)
 
 

@@ -61,6 +61,12 @@ async def jurisdiction_id(session: AsyncSession, ref: str | int | None) -> int |
     return found
 
 
+def plain_id(ref: str) -> int | None:
+    """The id `ref` gives, when it is one that could exist; whether it does is not asked."""
+    text = normalise(ref)
+    return int(text) if text.isdigit() and int(text) <= MAX_ID else None
+
+
 async def resolve(session: AsyncSession, ref: str, jurisdiction: str | int | None = None) -> UnitRef:
     """A unit id, its canonical name, or a name as the documents write it, within
     `jurisdiction` when given. Unknown names answer with the closest known units."""
