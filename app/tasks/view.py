@@ -34,7 +34,7 @@ _VIEWER = bindparam("viewer", type_=Integer)
 _TASK = bindparam("task_id", type_=Integer)
 _SKIPPED = (AssignmentStatus.group, AssignmentStatus.removed)
 
-_STATEMENT = (
+STATEMENT = (
     select(Task.id, Task.document_id, Task.parent_id, Task.number, Task.kind, Task.title,
            Task.text, Task.section_path, Task.deadline, Task.deadline_text, Task.deadline_source,
            Task.ongoing, Task.status, Task.closed_at, Task.version, Task.source, Task.detail,
@@ -67,7 +67,7 @@ _STATEMENT = (
     .join(Document, Document.id == Task.document_id)
     .outerjoin(_Parent, _Parent.id == Task.parent_id)
     .where(Task.id == _TASK))
-_VIEW = Query(_STATEMENT)
+_VIEW = Query(STATEMENT)
 
 
 async def read(session: AsyncSession, principal: Principal, task_id: int, *, as_of: date,
@@ -84,7 +84,7 @@ async def read_in(session: AsyncSession, principal: Principal, task_id: int,
                   as_of: date) -> tuple[bytes, str]:
     """The view inside the request's own transaction, as a write just left it, with the task's
     own ETag: the one a next If-Match names."""
-    row = (await session.execute(_STATEMENT, {"task_id": task_id, "viewer": principal.unit_id})
+    row = (await session.execute(STATEMENT, {"task_id": task_id, "viewer": principal.unit_id})
            ).mappings().first()
     if row is None:
         raise NotFound(f"No task {task_id}.")

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from app.config import Settings
 from app.db import Database
 from app.dispatch import summary, window
+from app.tasks import view
 from app.tasks.overdue import unit_statement
 from bench.generate import Manifest, generate
 from tests.conftest import BACKEND, _admin_sql
@@ -95,3 +96,13 @@ async def test_a_units_dispatch_reads_its_obligations_and_reports_by_index(scale
     assert not seq, read
     assert read["assignment"] & {"ix_assignment_unit_id_task_id", "ix_assignment_open_by_unit"}, read
     assert read["report"] <= {"uq_report_assignment_id_period"}, read
+
+
+async def test_a_task_view_reads_its_obligations_by_index(scale_m) -> None:
+    database, manifest = scale_m
+    task_id = manifest.get_task["task_ids"][0]
+    for viewer in (None, manifest.overdue["unit_id"]):
+        plan = await explain(database, view.STATEMENT.params(task_id=task_id, viewer=viewer))
+        read = scans(plan)
+        assert not {t for t, how in read.items() if t in HOT_TABLES and "Seq Scan" in how}, read
+        assert read["assignment"] & {"ix_assignment_task_id", "ix_assignment_unit_id_task_id"}, read
