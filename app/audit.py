@@ -4,21 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.models import AuditEntry
+from app.models import AuditEntry, utcnow
+from app.query import Query, run
+
+_NAMES = ("at", "actor", "actor_unit_id", "action", "entity", "entity_id", "task_id", "unit_id",
+          "before", "after")
+# Every write records one entry: the statement is built once.
+_ONE = Query(insert(AuditEntry).values({n: bindparam(f"v_{n}") for n in _NAMES}).inline())
 
 
 async def record(session: AsyncSession, principal: Principal | None, action: str, entity: str,
                  entity_id: int | None, *, task_id: int | None = None, unit_id: int | None = None,
                  before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> None:
-    await session.execute(insert(AuditEntry).values(
-        actor=principal.actor if principal else "system",
-        actor_unit_id=principal.unit_id if principal else None,
-        action=action, entity=entity, entity_id=entity_id, task_id=task_id, unit_id=unit_id,
-        before=_plain(before), after=_plain(after)))
+    await run(session, _ONE, v_at=utcnow(), v_actor=principal.actor if principal else "system",
+              v_actor_unit_id=principal.unit_id if principal else None, v_action=action,
+              v_entity=entity, v_entity_id=entity_id, v_task_id=task_id, v_unit_id=unit_id,
+              v_before=_plain(before), v_after=_plain(after))
 
 
 async def record_many(session: AsyncSession, principal: Principal | None, action: str, entity: str,

@@ -1,12 +1,12 @@
-"""Hot reads: statements built once, and on PostgreSQL run straight on the driver.
+"""Prebuilt statements: built once, and on PostgreSQL run straight on the driver.
 
-A read that serves every phone and dashboard poll (a task, an overdue page, who a token is)
-costs more in SQLAlchemy's per-execution machinery than in PostgreSQL. A `Query` compiles its
-statement once per dialect; `fetch` runs it on the asyncpg connection underneath SQLAlchemy's
-pool (same pool, same connections), or through the session on SQLite, where the database is a
-local call. Rows come back as mappings on both: `row["column"]`.
-
-Only reads go through here: writes stay in the session, inside the request's transaction.
+A read that serves every phone and dashboard poll (a task, an overdue page, who a token is), and
+each statement of a hot write (a monthly report), costs more in SQLAlchemy's per-execution
+machinery than in PostgreSQL. A `Query` compiles its statement once per dialect. `fetch` runs it
+on the asyncpg connection underneath SQLAlchemy's pool (same pool, same connections), or inside
+the request's transaction when one is open; `run` always runs it inside the request's
+transaction, beginning it if need be, so writes go there. On SQLite both go through the session,
+where the database is a local call. Rows come back as mappings on both: `row["column"]`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Executable
 
 # The connection is gone (server restarted or shut down, socket closed), not the statement wrong.
@@ -32,6 +32,7 @@ class _Compiled:
     required: frozenset[str]  # the named parameters: a caller must give every one
     literals: dict[str, Any]  # values written into the statement (a status to exclude, say)
     processors: dict[str, Any]
+    expanding: bool  # an IN list, sized when run: only SQLAlchemy's execution renders it
 
 
 class Query:
@@ -53,15 +54,17 @@ class Query:
                 required=frozenset(n for n, b in c.binds.items() if not b.unique),
                 literals={n: b.effective_value for n, b in c.binds.items() if b.unique},
                 processors={n: p for n in names
-                            if (p := c.binds[n].type.bind_processor(dialect)) is not None})
+                            if (p := c.binds[n].type.bind_processor(dialect)) is not None},
+                expanding=any(b.expanding for b in c.binds.values()))
         return found
 
     def arguments(self, dialect: Any, params: Mapping[str, Any]) -> list[Any]:
         c = self.compiled(dialect)
         check(c, params)
         values = [params[n] if n in c.required else c.literals[n] for n in c.names]
+        # As SQLAlchemy does, None goes through the processor too: a JSON column stores JSON null.
         for i, name in enumerate(c.names):
-            if name in c.processors and values[i] is not None:
+            if name in c.processors:
                 values[i] = c.processors[name](values[i])
         return values
 
@@ -76,22 +79,84 @@ async def fetch(session: AsyncSession, query: Query, **params: Any) -> Sequence[
     if engine.dialect.name == "sqlite" or session.in_transaction():
         # Inside a transaction the read sees what the transaction wrote; and a request never
         # holds two connections at once, so a full pool cannot deadlock on itself.
-        check(query.compiled(engine.dialect), params)
-        result = await (await session.connection()).execute(query.statement, params)
-        return result.mappings().all()
-    arguments = query.arguments(engine.dialect, params)
-    sql = query.compiled(engine.dialect).sql
+        return await run(session, query, **params)
     async with engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
-        try:
-            return await driver.fetch(sql, *arguments)
-        except _CONNECTION_LOST as exc:
-            # SQLAlchemy never saw this error: tell its pool the connection is gone, and
-            # raise what its own path would have raised (rendered 503 by app/problems.py).
-            await connection.invalidate(exc)
-            raise DBAPIError(sql, None, exc, connection_invalidated=True) from exc
+        return await _on_driver(connection, driver, query, params)
+
+
+async def run(session: AsyncSession, query: Query, **params: Any) -> Sequence[Mapping[str, Any]]:
+    """`query` in the session's transaction, begun here when none is open yet."""
+    dialect = session.bind.dialect
+    if dialect.name == "sqlite" or query.compiled(dialect).expanding:
+        check(query.compiled(dialect), params)
+        result = await (await session.connection()).execute(query.statement, params)
+        return result.mappings().all() if result.returns_rows else []
+    held = _held(session) or await _begin(session)
+    return await _on_driver(held[1], held[2], query, params)
+
+
+async def _begin(session: AsyncSession) -> tuple:
+    connection = await session.connection()
+    adapted = (await connection.get_raw_connection()).dbapi_connection
+    if adapted._transaction is None:
+        # SQLAlchemy's adapter sends BEGIN with its first statement; this one bypasses it, so
+        # it begins the transaction the session will commit or roll back (under the adapter's
+        # lock, as the adapter's own statements are).
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()
+    held = session.info[_HELD] = (session.sync_session.get_transaction(), connection,
+                                  adapted.driver_connection)
+    return held
+
+
+# Asking the session for its connection costs a greenlet switch and a proxy lookup each time:
+# the connection of the transaction in progress is kept with the session, and forgotten when
+# another transaction (after a commit or rollback) has begun.
+_HELD = "query.held"
+
+
+def _held(session: AsyncSession) -> tuple | None:
+    held = session.info.get(_HELD)
+    if held is not None and held[0] is session.sync_session.get_transaction() \
+            and held[2].is_in_transaction():
+        return held
+    return None
+
+
+async def _on_driver(connection: AsyncConnection, driver: Any, query: Query,
+                     params: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
+    arguments = query.arguments(connection.dialect, params)
+    sql = query.compiled(connection.dialect).sql
+    try:
+        return await driver.fetch(sql, *arguments)
+    except _CONNECTION_LOST as exc:
+        # SQLAlchemy never saw this error: tell its pool the connection is gone, and
+        # raise what its own path would have raised (rendered 503 by app/problems.py).
+        await connection.invalidate(exc)
+        raise DBAPIError(sql, None, exc, connection_invalidated=True) from exc
+    except asyncpg.PostgresError as exc:
+        # The exception SQLAlchemy's path raises (IntegrityError for a unique violation, …),
+        # so callers catch one kind whichever path ran.
+        raise _translated(connection, sql, arguments, exc) from exc
+
+
+def _translated(connection: AsyncConnection, sql: str, arguments: list[Any],
+                exc: Exception) -> Exception:
+    dbapi = connection.dialect.loaded_dbapi
+    for kind in type(exc).__mro__:
+        if kind in dbapi._asyncpg_error_translate:
+            orig = dbapi._asyncpg_error_translate[kind](exc.args[0] if exc.args else str(exc), exc)
+            return DBAPIError.instance(sql, arguments, orig, dbapi.Error, dialect=connection.dialect)
+    return exc
 
 
 async def fetch_one(session: AsyncSession, query: Query, **params: Any) -> Mapping[str, Any] | None:
     rows = await fetch(session, query, **params)
+    return rows[0] if rows else None
+
+
+async def run_one(session: AsyncSession, query: Query, **params: Any) -> Mapping[str, Any] | None:
+    rows = await run(session, query, **params)
     return rows[0] if rows else None

@@ -11,20 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import IdempotencyInFlight, IdempotencyKeyReused, InvalidInput
-from app.models import IdempotencyRecord
+from app.models import IdempotencyRecord, utcnow
+from app.query import Query, run, run_one
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _REPLAYED_HEADERS = ("content-type", "location", "etag")
+_I = IdempotencyRecord.__table__
+_STORED = Query(select(_I.c.request_hash, _I.c.status_code, _I.c.body, _I.c.headers)
+                .where(_I.c.scope == bindparam("scope"), _I.c.key == bindparam("key")))
+_STORE = Query(insert(IdempotencyRecord).values(
+    {c: bindparam(f"v_{c}") for c in ("scope", "key", "request_hash", "status_code", "body",
+                                      "headers", "created_at")}).inline())
 
 
 class Work:
@@ -113,9 +120,9 @@ async def _idempotent(request: Request, session: AsyncSession,
     headers = {k: v for k, v in response.headers.items() if k in _REPLAYED_HEADERS}
     try:
         # The insert itself may meet the racing twin's row (PostgreSQL waits, then refuses).
-        await session.execute(insert(IdempotencyRecord).values(
-            scope=scope, key=key, request_hash=digest, status_code=response.status_code,
-            body=bytes(response.body), headers=headers))
+        await run(session, _STORE, v_scope=scope, v_key=key, v_request_hash=digest,
+                  v_status_code=response.status_code, v_body=bytes(response.body),
+                  v_headers=headers, v_created_at=utcnow())
         await session.commit()
     except IntegrityError:
         # Another request with this key committed first: this one's change is rolled back.
@@ -127,18 +134,18 @@ async def _idempotent(request: Request, session: AsyncSession,
     return response
 
 
-async def _stored(session: AsyncSession, scope: str, key: str) -> IdempotencyRecord | None:
-    result = await session.execute(
-        select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key))
-    return result.scalar_one_or_none()
+async def _stored(session: AsyncSession, scope: str, key: str) -> Mapping[str, Any] | None:
+    # The request's first statement: it begins the transaction the change and its answer share.
+    return await run_one(session, _STORED, scope=scope, key=key)
 
 
-def _replay(record: IdempotencyRecord, digest: str) -> Response:
-    if record.request_hash != digest:
+def _replay(record: Mapping[str, Any], digest: str) -> Response:
+    if record["request_hash"] != digest:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used with a different method, path or body; "
             "use a new key for a new request.")
-    headers = dict(record.headers or {})
+    headers = dict(record["headers"] or {})
     headers["idempotent-replayed"] = "true"
     media = headers.pop("content-type", "application/json")
-    return Response(record.body, status_code=record.status_code, headers=headers, media_type=media)
+    return Response(bytes(record["body"]), status_code=record["status_code"], headers=headers,
+                    media_type=media)

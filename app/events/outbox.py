@@ -14,17 +14,36 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Integer, insert, literal_column, null, select, union_all
+from sqlalchemy import Integer, bindparam, insert, literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import sqljson
 from app.dbutil import dialect_insert
 from app.models import Delivery, Event, Task, Unit, Webhook, utcnow
+from app.query import Query, run
 
 TYPES = ("task.assigned", "report.submitted", "extension.requested", "completion.requested",
          "task.closed", "task.returned", "assignment.overdue", "reminder.created")
 ALL = "*"
 TEST = "webhook.test"  # sent by POST /webhooks/{id}/test to one subscriber only
 _CHUNK = 1000  # rows per INSERT: well under the bind-parameter limits of SQLite and asyncpg
+
+# One event about a task and a unit, the common case, in two statements built once: what the
+# task and unit are called with every active subscriber (one row when there is none), then
+# the event.
+_ABOUT = Query(
+    select(Task.id.label("task_id"), Task.number, Task.title, Task.document_id,
+           Unit.id.label("unit_id"), Unit.name, Unit.short_name,
+           Webhook.id.label("webhook_id"), Webhook.events)
+    .select_from(Task).join(Unit, Unit.id == bindparam("unit_id"))
+    .outerjoin(Webhook, Webhook.active.is_(True))
+    .where(Task.id == bindparam("task_id")).order_by(Webhook.id))
+# The active subscribers as one column, for a caller that reads what its event needs in its
+# own statement (see emit_known).
+SUBSCRIBERS = sqljson.rows(select(Webhook).where(Webhook.active.is_(True)), Webhook,
+                           id=Webhook.id, events=sqljson.json_value(Webhook.events))
+_EVENT = Query(insert(Event).values({n: bindparam(f"v_{n}") for n in (
+    "type", "task_id", "assignment_id", "unit_id", "payload", "created_at")}).returning(Event.id))
 
 
 @dataclass(slots=True)
@@ -41,6 +60,17 @@ async def emit(session: AsyncSession, type: str, *, task_id: int | None = None,
                assignment_id: int | None = None, unit_id: int | None = None,
                payload: dict[str, Any], dedupe_key: str | None = None) -> int | None:
     """The new event's id; None when `dedupe_key` was already emitted (then nothing is written)."""
+    if dedupe_key is None and task_id is not None and unit_id is not None:
+        about = await run(session, _ABOUT, task_id=task_id, unit_id=unit_id)
+        if about:
+            first = about[0]
+            return await emit_known(
+                session, type, assignment_id=assignment_id, payload=payload,
+                task={"id": first["task_id"], "number": first["number"], "title": first["title"],
+                      "document_id": first["document_id"]},
+                unit={"id": first["unit_id"], "name": first["name"], "short_name": first["short_name"]},
+                subscribers=[{"id": r["webhook_id"], "events": r["events"]} for r in about
+                             if r["webhook_id"] is not None])
     ids = await emit_many(session, [Pending(type, task_id, assignment_id, unit_id, payload,
                                             dedupe_key)])
     return ids[0] if ids else None
@@ -78,6 +108,24 @@ async def emit_many(session: AsyncSession, events: list[Pending], *,
     if deliveries:
         await session.execute(insert(Delivery), deliveries)
     return sorted(e.id for e in created)
+
+
+async def emit_known(session: AsyncSession, type: str, *, task: dict[str, Any],
+                     unit: dict[str, Any], assignment_id: int | None, payload: dict[str, Any],
+                     subscribers: list[dict[str, Any]]) -> int:
+    """`emit` for a caller that read, in the request's transaction, what the task and unit are
+    called ({id, number, title, document_id} and {id, name, short_name}) and SUBSCRIBERS."""
+    now = utcnow()
+    data = _plain({"task": task, "unit": unit, "assignment_id": assignment_id, **payload})
+    event_id = (await run(session, _EVENT, v_type=type, v_task_id=task["id"],
+                          v_assignment_id=assignment_id, v_unit_id=unit["id"], v_payload=data,
+                          v_created_at=now))[0]["id"]
+    deliveries = [{"event_id": event_id, "webhook_id": h["id"], "task_id": task["id"],
+                   "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+                  for h in sorted(subscribers, key=lambda h: h["id"]) if wants(h["events"], type)]
+    if deliveries:
+        await session.execute(insert(Delivery), deliveries)
+    return event_id
 
 
 def wants(subscribed: list[str], type: str) -> bool:

@@ -74,7 +74,13 @@ async def of_unit(session: AsyncSession, principal: Principal, unit: str, *, jur
     unit_id, known = await _unit_id(session, principal, unit, jurisdiction)
     if not principal.sees_unit(unit_id):
         raise NotFound("A unit token reads its own unit's overdue list only.")
-    binds = _unit_binds(unit_id, as_of, limit, role, _unit_cursor(cursor))
+    try:
+        after = _unit_cursor(cursor)
+    except InvalidInput:
+        if not known:  # an unknown unit is the first thing wrong with the request
+            await units.resolve(session, unit)
+        raise
+    binds = _unit_binds(unit_id, as_of, limit, role, after)
     rows = await fetch(session, _UNIT_PAGE[role is not None], **binds)
     if not rows and not known:
         await units.resolve(session, unit)  # an empty page of a unit that does not exist is a 404

@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, case, or_, select, update
+import orjson
+from sqlalchemy import Integer, Row, bindparam, case, exists, or_, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.auth.principal import Principal
-from app.dbutil import dialect_insert, insert_ignore
+from app.dbutil import insert_ignore
 from app.errors import (
     Conflict,
     InvalidInput,
@@ -21,7 +23,8 @@ from app.errors import (
 )
 from app.events import outbox
 from app.http import check_if_match, check_period
-from app.models import Assignment, Milestone, Report, ReportingPeriod, utcnow
+from app.models import Assignment, Milestone, Report, ReportingPeriod, Task, utcnow
+from app.query import Query, run, run_one
 from app.tasks import access
 from app.workflow import transitions as tr
 from app.workflow.schemas import PeriodOut, ReportCreate, ReportOut
@@ -30,79 +33,116 @@ _R = Report.__table__
 _P = ReportingPeriod.__table__
 _ATTEMPTS = 3
 
+_LOCKED_PERIOD = select(_P.c.closed_at).where(_P.c.period == bindparam("period")) \
+    .with_for_update(read=True)
+_HELD_PERIOD = _LOCKED_PERIOD.cte("held_period")
+# One round trip: the obligation; its period, held open until this report commits (closing it
+# waits for us, and a report that waited for a close sees it closed); what the event needs.
+# Nothing is locked when there is no obligation: no row to compute the period's columns for.
+_STATE = Query(tr.HELD.add_columns(
+    exists(select(_HELD_PERIOD.c.closed_at)).label("period_known"),
+    select(_HELD_PERIOD.c.closed_at).scalar_subquery().label("period_closed_at"),
+    Task.number.label("task_number"), Task.title.label("task_title"), Task.document_id,
+    outbox.SUBSCRIBERS.label("subscribers")))
+_PERIOD = Query(_LOCKED_PERIOD)
+_MILESTONES = Query(select(Milestone.id).where(Milestone.task_id == bindparam("task_id")))
+# Decided in the statement, not from what was read: a concurrent later month wins.
+_LATEST = or_(Assignment.last_period.is_(None), Assignment.last_period <= bindparam("period"))
+_ADVANCE = tr.step("report", progress=case((_LATEST, bindparam("progress")), else_=Assignment.progress),
+                   last_period=case((_LATEST, bindparam("period")), else_=Assignment.last_period))
+_FIELDS = ("progress", "summary", "milestone_values")
+# PostgreSQL's INSERT construct: SQLite reads its ON CONFLICT DO NOTHING the same.
+_INSERT = Query(
+    postgresql.insert(Report)
+    .values({c: bindparam(f"r_{c}") for c in (
+        "assignment_id", "task_id", "unit_id", "period", *_FIELDS, "version", "created_at",
+        "updated_at")})
+    .on_conflict_do_nothing(index_elements=["assignment_id", "period"]).returning(*_R.c))
+_CURRENT = Query(select(*_R.c).where(Report.assignment_id == bindparam("assignment_id"),
+                                     Report.period == bindparam("period")))
+_VERSION = bindparam("r_version", type_=Integer)
+_CORRECT = Query(
+    update(Report).where(Report.id == bindparam("r_id"), Report.version == _VERSION)
+    .values({**{c: bindparam(f"r_{c}") for c in _FIELDS}, "version": _VERSION + 1,
+             "updated_at": bindparam("r_updated_at")})
+    .returning(*_R.c))
+
 
 def public(row: Row) -> ReportOut:
     return ReportOut.model_validate(row, from_attributes=True)
 
 
 def _content(row: Any) -> dict[str, Any]:
-    return {"period": row.period, "progress": row.progress, "summary": row.summary,
-            "milestone_values": row.milestone_values, "version": row.version}
+    return {"period": row["period"], "progress": row["progress"], "summary": row["summary"],
+            "milestone_values": row["milestone_values"], "version": row["version"]}
+
+
+def _json(row: Any) -> bytes:
+    # ReportOut's fields, in its order: what FastAPI would write, without validating it again.
+    return orjson.dumps({name: row[name] for name in ReportOut.model_fields}, option=orjson.OPT_UTC_Z)
 
 
 async def file(session: AsyncSession, principal: Principal, task_id: int, body: ReportCreate,
-               if_match: str | None, today: date, due_day: int) -> tuple[ReportOut, bool]:
-    """(the report, whether it was created rather than corrected). The obligation's progress
-    follows the latest period reported; a first report starts the work (accepted -> in_progress)."""
+               if_match: str | None, today: date, due_day: int) -> tuple[bytes, int, bool]:
+    """(the report as JSON, its id, whether it was created rather than corrected). The
+    obligation's progress follows the latest period reported; a first report starts the work
+    (accepted -> in_progress)."""
     if body.period > f"{today:%Y-%m}":
         raise InvalidInput(f"Period {body.period} has not begun: report for {today:%Y-%m} or earlier.")
     unit_id = await access.acting_unit(session, principal, body.unit, body.jurisdiction)
-    current = await tr.held(session, principal, task_id, unit_id)
+    state = await run_one(session, _STATE, task_id=task_id, unit_id=unit_id, period=body.period)
+    current = await tr.holding(session, principal, task_id, unit_id,
+                               tr.as_row(state) if state is not None else None)
     values = await _milestone_values(session, task_id, body.milestone_values)
-    await _lock_open_period(session, body.period, due_day)
-    obligation = await _advance(session, principal, current, body, if_match)
-    fields = {"progress": body.progress, "summary": body.summary, "milestone_values": values}
+    await _check_open(session, state, body.period, due_day)
+    obligation = await _advance(session, current, body, if_match)
+    fields = {"r_progress": body.progress, "r_summary": body.summary, "r_milestone_values": values}
     for _ in range(_ATTEMPTS):
-        created = (await session.execute(
-            dialect_insert(session, Report)
-            .values(assignment_id=current.id, task_id=task_id, unit_id=unit_id,
-                    period=body.period, **fields)
-            .on_conflict_do_nothing(index_elements=["assignment_id", "period"])
-            .returning(*_R.c))).first()
+        now = utcnow()
+        created = await run_one(session, _INSERT, r_assignment_id=current.id, r_task_id=task_id,
+                                r_unit_id=unit_id, r_period=body.period, r_version=1,
+                                r_created_at=now, r_updated_at=now, **fields)
         before = None
         if created is None:
-            before = (await session.execute(select(*_R.c).where(
-                Report.assignment_id == current.id, Report.period == body.period))).first()
-            created = (await session.execute(
-                update(Report).where(Report.id == before.id, Report.version == before.version)
-                .values(**fields, version=before.version + 1, updated_at=utcnow())
-                .returning(*_R.c))).first()
+            before = await run_one(session, _CURRENT, assignment_id=current.id, period=body.period)
+            created = await run_one(session, _CORRECT, r_id=before["id"],
+                                    r_version=before["version"], r_updated_at=utcnow(), **fields)
         if created is not None:
             break
     else:
         raise Conflict("The report kept changing while this request ran; send it again.")
     await audit.record(
         session, principal, "report.corrected" if before else "report.created", "report",
-        created.id, task_id=task_id, unit_id=unit_id,
+        created["id"], task_id=task_id, unit_id=unit_id,
         before={"report": _content(before) if before else None, "assignment": tr.snapshot(current)},
         after={"report": _content(created), "assignment": tr.snapshot(obligation)})
-    await outbox.emit(session, "report.submitted", task_id=task_id, assignment_id=current.id,
-                      unit_id=unit_id, payload={"report": {
-                          "id": created.id, "period": created.period, "progress": created.progress,
-                          "summary": created.summary, "corrected": before is not None}})
-    return public(created), before is None
+    await outbox.emit_known(
+        session, "report.submitted", assignment_id=current.id,
+        task={"id": task_id, "number": state["task_number"], "title": state["task_title"],
+              "document_id": state["document_id"]},
+        unit={"id": unit_id, "name": state["unit_name"], "short_name": state["unit_short_name"]},
+        subscribers=state["subscribers"], payload={"report": {
+            "id": created["id"], "period": created["period"], "progress": created["progress"],
+            "summary": created["summary"], "corrected": before is not None}})
+    return _json(created), created["id"], before is None
 
 
-async def _advance(session: AsyncSession, principal: Principal, current: Row, body: ReportCreate,
-                   if_match: str | None) -> Row:
+async def _advance(session: AsyncSession, current: Any, body: ReportCreate,
+                   if_match: str | None) -> Any:
     # last_period only grows, so a month older than the one read stays older.
     if current.last_period is not None and body.period < current.last_period \
             and tr.target("report", current) is current.status:
         check_if_match(if_match, tr.tag(current))
         return current  # a correction of an older month changes nothing on the obligation
-    # Decided in the statement, not from what was read: a concurrent later month wins.
-    latest = or_(Assignment.last_period.is_(None), Assignment.last_period <= body.period)
-    values = {"progress": case((latest, body.progress), else_=Assignment.progress),
-              "last_period": case((latest, body.period), else_=Assignment.last_period)}
-    return await tr.move(session, principal, current, "report", if_match=if_match, values=values)
+    return await tr.move_by(session, current, "report", _ADVANCE, if_match=if_match,
+                            period=body.period, progress=body.progress)
 
 
 async def _milestone_values(session: AsyncSession, task_id: int,
                             given: dict[int, Any] | None) -> dict[str, Any] | None:
     if not given:
         return None
-    known = set((await session.execute(
-        select(Milestone.id).where(Milestone.task_id == task_id))).scalars())
+    known = {r["id"] for r in await run(session, _MILESTONES, task_id=task_id)}
     unknown = sorted(set(given) - known)
     if unknown:
         raise InvalidInput(f"Milestones {unknown} are not milestones of task {task_id}; its "
@@ -110,20 +150,17 @@ async def _milestone_values(session: AsyncSession, task_id: int,
     return {str(k): v for k, v in given.items()}
 
 
-async def _lock_open_period(session: AsyncSession, period: str, due_day: int) -> None:
-    """Hold the period open until this report commits: closing it waits for us, and a report
-    that waited for a close sees it closed."""
-    locked = select(_P.c.closed_at).where(_P.c.period == period).with_for_update(read=True)
-    found = None
-    if session.bind.dialect.name == "postgresql":
-        found = (await session.execute(locked)).first()
-    if found is None:
-        # On SQLite this write is what serialises reports with the close: it takes the lock.
+async def _check_open(session: AsyncSession, state: Any, period: str, due_day: int) -> None:
+    """Refuse a closed period. _STATE holds a known period open; a new one is made here."""
+    closed_at = state["period_closed_at"]
+    if not state["period_known"]:
+        # A racing close may be making it: the insert waits for that and skips, and the locked
+        # read sees what it committed. (SQLite's write lock, taken at BEGIN, serialises all this.)
         await insert_ignore(session, ReportingPeriod, [{"period": period, "due_day": due_day}],
                             ["period"])
-        found = (await session.execute(locked)).first()
-    if found.closed_at is not None:
-        raise PeriodClosed(f"Period {period} was closed on {found.closed_at:%Y-%m-%d}: its reports "
+        closed_at = (await run_one(session, _PERIOD, period=period))["closed_at"]
+    if closed_at is not None:
+        raise PeriodClosed(f"Period {period} was closed on {closed_at:%Y-%m-%d}: its reports "
                            "can no longer be filed or corrected.", period=period)
 
 

@@ -113,13 +113,13 @@ async def accept(task_id: int, body: Acting, session: SessionDep, principal: Wri
              responses={200: {"model": ReportOut, "description": "the period's report, corrected"},
                         **responses(404, 409, 412)})
 async def file_report(task_id: int, body: ReportCreate, request: Request, session: SessionDep,
-                      principal: Writer, response: Response, if_match: IfMatch = None) -> ReportOut:
+                      principal: Writer, if_match: IfMatch = None) -> Response:
     """月调度: file the unit's report for a period (201), or correct it while the period is open (200)."""
-    out, created = await reports.file(session, principal, task_id, body, if_match, today(request),
-                                      request.app.state.settings.report_due_day)
-    response.status_code = 201 if created else 200
-    response.headers["Location"] = f"/api/v1/reports/{out.id}"
-    return out
+    content, report_id, created = await reports.file(session, principal, task_id, body, if_match,
+                                                     today(request),
+                                                     request.app.state.settings.report_due_day)
+    return Response(content, status_code=201 if created else 200, media_type="application/json",
+                    headers={"Location": f"/api/v1/reports/{report_id}"})
 
 
 @router.get("/tasks/{task_id}/reports", response_model=Page[ReportOut], responses=responses(404))

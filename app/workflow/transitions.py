@@ -6,9 +6,11 @@ Every step is a compare-and-set UPDATE on the version the caller read. It keeps 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, Select, literal_column, select, update
+from sqlalchemy import Integer, Row, Select, bindparam, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
@@ -22,11 +24,14 @@ from app.models import (
     ExtensionRequest,
     RequestStatus,
     ResponsibilityChange,
+    Role,
     Task,
+    TaskStatus,
     Unit,
     utcnow,
 )
 from app.pagination import decode, next_cursor
+from app.query import Query, run_one
 from app.tasks import obligations
 from app.workflow.schemas import AssignmentOut, UnitBrief
 
@@ -62,6 +67,10 @@ _OWNER = literal_column("assignment.unit_id")
 _UNIT_NAME = select(Unit.name).where(Unit.id == _OWNER).scalar_subquery()
 _UNIT_SHORT = select(Unit.short_name).where(Unit.id == _OWNER).scalar_subquery()
 COLUMNS = (*_T.c, _UNIT_NAME.label("unit_name"), _UNIT_SHORT.label("unit_short_name"))
+# The obligation a unit holds on a task, with the task's status; extended by callers that read
+# more in the same round trip.
+HELD = (select(*COLUMNS, Task.status.label("task_status")).join(Task, Task.id == _T.c.task_id)
+        .where(_T.c.task_id == bindparam("task_id"), _T.c.unit_id == bindparam("unit_id")))
 _ATTEMPTS = 3
 
 
@@ -100,12 +109,25 @@ async def by_id(session: AsyncSession, assignment_id: int) -> Row | None:
     return (await session.execute(select(*COLUMNS).where(_T.c.id == assignment_id))).first()
 
 
+def as_row(found: Mapping[str, Any]) -> Any:
+    """A row of a prebuilt statement (app/query.py) as this module's statements give one: by
+    attribute, statuses as enums (the driver gives strings)."""
+    row = SimpleNamespace(**found)
+    row.status, row.role = S(row.status), Role(row.role)
+    if "task_status" in found:
+        row.task_status = TaskStatus(row.task_status)
+    return row
+
+
 async def held(session: AsyncSession, principal: Principal, task_id: int, unit_id: int) -> Row:
     """The obligation `unit_id` holds on the task, with the task's status."""
-    row = (await session.execute(
-        select(*COLUMNS, Task.status.label("task_status"))
-        .join(Task, Task.id == _T.c.task_id)
-        .where(_T.c.task_id == task_id, _T.c.unit_id == unit_id))).first()
+    row = (await session.execute(HELD, {"task_id": task_id, "unit_id": unit_id})).first()
+    return await holding(session, principal, task_id, unit_id, row)
+
+
+async def holding(session: AsyncSession, principal: Principal, task_id: int, unit_id: int,
+                  row: Any) -> Any:
+    """`row`, as HELD read it, if it is an obligation; else the 404 that says why not."""
     if row is not None and row.status is not S.group:
         return row
     if principal.unit_id is not None:
@@ -136,25 +158,64 @@ async def move(session: AsyncSession, principal: Principal, current: Row, action
     caller sent If-Match: then the version it read must still be the stored one (else 412).
     `record` names the audit action; None leaves the audit entry to the caller."""
     values = values or {}
-    for _ in range(_ATTEMPTS):
-        check_if_match(if_match, tag(current))
-        to = target(action, current)
+
+    async def write(current: Any, to: S) -> Any:
         fields = {"extended_to": current.extended_to, "own_deadline": current.own_deadline,
                   "task_deadline": current.task_deadline, **values}
         deadline = obligations.effective(fields["extended_to"], fields["own_deadline"],
                                          fields["task_deadline"])
-        row = (await session.execute(
+        return (await session.execute(
             update(Assignment)
             .where(Assignment.id == current.id, Assignment.version == current.version,
                    Assignment.status.in_(list(TRANSITIONS[action])))
             .values(status=to, is_open=to in OPEN, effective_deadline=deadline,
                     version=current.version + 1, updated_at=utcnow(), **values)
             .returning(*COLUMNS))).first()
+
+    row = await _compare_and_set(session, current, action, if_match, write)
+    if record:
+        await audit.record(session, principal, record, "assignment", row.id,
+                           task_id=row.task_id, unit_id=row.unit_id,
+                           before=snapshot(current), after=snapshot(row))
+    return row
+
+
+def step(action: str, **values: Any) -> Query:
+    """`move`'s UPDATE for one frequent action, built once. `values` are the action's own
+    columns as expressions of named parameters; they leave the deadlines as they are."""
+    version = bindparam("cur_version", type_=Integer)
+    return Query(
+        update(Assignment)
+        .where(Assignment.id == bindparam("cur_id"), Assignment.version == version,
+               # Spelled as equalities: a prebuilt statement takes no expanding IN list.
+               or_(*(Assignment.status == s for s in TRANSITIONS[action])))
+        .values(status=bindparam("to", type_=_T.c.status.type), is_open=bindparam("is_open"),
+                effective_deadline=bindparam("deadline", type_=_T.c.effective_deadline.type),
+                version=version + 1,
+                updated_at=bindparam("now", type_=_T.c.updated_at.type), **values)
+        .returning(*COLUMNS))
+
+
+async def move_by(session: AsyncSession, current: Any, action: str, prebuilt: Query, *,
+                  if_match: str | None = None, **params: Any) -> Any:
+    """`move` by the statement `step(action, …)` built; `params` fill its values."""
+
+    async def write(current: Any, to: S) -> Any:
+        deadline = obligations.effective(current.extended_to, current.own_deadline,
+                                         current.task_deadline)
+        found = await run_one(session, prebuilt, cur_id=current.id, cur_version=current.version,
+                              to=to, is_open=to in OPEN, deadline=deadline, now=utcnow(), **params)
+        return None if found is None else as_row(found)
+
+    return await _compare_and_set(session, current, action, if_match, write)
+
+
+async def _compare_and_set(session: AsyncSession, current: Any, action: str, if_match: str | None,
+                           write: Callable[[Any, S], Awaitable[Any]]) -> Any:
+    for _ in range(_ATTEMPTS):
+        check_if_match(if_match, tag(current))
+        row = await write(current, target(action, current))
         if row is not None:
-            if record:
-                await audit.record(session, principal, record, "assignment", row.id,
-                                   task_id=row.task_id, unit_id=row.unit_id,
-                                   before=snapshot(current), after=snapshot(row))
             return row
         current = await by_id(session, current.id)
     raise Conflict("The obligation kept changing while this request ran; send it again.")
