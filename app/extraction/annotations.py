@@ -23,26 +23,35 @@ from app.extraction.units import (
 from app.extraction.vocab import DEADLINE_LABELS, PERSON_LABELS, ROLE_LABELS
 
 _LABELS = sorted([*ROLE_LABELS, *PERSON_LABELS, *DEADLINE_LABELS], key=len, reverse=True)
-_LABEL = re.compile(r"(?:^|(?<=[\s;,。.、]))(" + "|".join(map(re.escape, _LABELS)) + r")\s*[:为]?\s*")
+# The lookahead on the labels' first characters spares trying every label after every comma.
+_LABEL = re.compile(r"(?:^|(?<=[\s;,。.、]))(?=[" + "".join(sorted({w[0] for w in _LABELS})) + "])("
+                    + "|".join(map(re.escape, _LABELS)) + r")\s*[:为]?\s*")
 _ROLE_VERB = re.compile(r"(牵头负责|牵头|配合|协助|参与|协办|负责|按职责分工负责|按职责分别负责|分别负责)"
                         r"(?:落实|实施|推进|完成)?$")
 _VERB_ROLE = {"牵头": "lead", "牵头负责": "lead", "配合": "cooperating", "协助": "cooperating", "参与": "cooperating",
               "协办": "cooperating"}
 _MARKERS = ("按职责分工负责", "按职责分别负责", "分别负责", "负责", "牵头", "配合", "负责落实", "负责实施",
             "牵头落实", "配合落实", "参与", "协助")
+_MARKER_WORDS = re.compile("负责|牵头|配合|参与|协助")  # every one of _MARKERS holds one of these
 
-# Each rule pattern with a word it cannot match without, so most text skips the regex.
-RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
-    ("responsible_is_lead", "牵头单位", re.compile(r"无牵头单位的?,?责任单位即?为牵头单位")),
-    ("lead_first_listed", "牵头单位", re.compile(
+# Each rule pattern with the words a text needs before the regex is tried: the words it
+# cannot match without, so that most text (every annotation names 牵头单位) skips it.
+RULES: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
+    ("responsible_is_lead", ("无牵头单位",), re.compile(r"无牵头单位的?,?责任单位即?为牵头单位")),
+    ("lead_first_listed", ("第一", "为牵头单位"), re.compile(
         r"(?:有多个责任单位的?,?)?(?:排名|排序|排列|列)?第一(?:位)?的?(?:单位)?为牵头单位,?(?:下同)?")),
-    ("implied_units", "责任", re.compile(
+    # 责任 is required even though 实施主体 could match without it.
+    ("implied_units", ("责任", "任务", "不"), re.compile(
         r"(?P<units>[^,;:。]*?)(?:为|是)(?P<scope>以下|下列)?(?:各项|所有|全部|每项)?(?:重点)?(?:工作)?"
         r"任务的?(?:共同)?(?:责任单位|责任主体|实施主体),?(?:以下)?(?:不再?一一列出|不再单列|不再列出|"
         r"不一一列举|不再重复列出)")),
-    ("implied_units", "均需", re.compile(
+    ("implied_units", ("均需", "落实", "不"), re.compile(
         r"(?P<scope>以下|下列)?(?:各项任务)?均需(?P<units>[^;。]+?)落实,?(?:不再列出|不一一列出|不再单列)")),
 )
+_BRACKETS = re.compile(r"[\[()\]。]")  # the only characters find_annotations acts on
+_CLOSERS = re.compile(r"[()\]。]")
+_STOPS = re.compile(r"[。.]")
+_LEAD_VERB = re.compile(r"牵头[,;]")
 
 
 @dataclass(slots=True)
@@ -77,8 +86,8 @@ def find_rules(span: Span, jurisdiction: Jurisdiction | None) -> list[FoundRule]
     found: list[FoundRule] = []
     taken: list[tuple[int, int]] = []
     norm = span.norm
-    for kind, guard, pattern in RULES:
-        if guard not in norm:
+    for kind, words, pattern in RULES:
+        if not _has_all(norm, words):
             continue
         for m in pattern.finditer(norm):
             if any(a < m.end() and m.start() < b for a, b in taken):
@@ -92,11 +101,19 @@ def find_rules(span: Span, jurisdiction: Jurisdiction | None) -> list[FoundRule]
     return sorted(found, key=lambda r: r.span.offsets[0])
 
 
+def _has_all(text: str, words: tuple[str, ...]) -> bool:
+    for word in words:  # a loop, not all(): this runs for every rule on every annotation
+        if word not in text:
+            return False
+    return True
+
+
 def find_annotations(block: Span, jurisdiction: Jurisdiction | None) -> list[Annotation]:
     norm = block.norm
     found: list[Annotation] = []
     i, sentence_start = 0, 0
-    while i < len(norm):
+    while (mark := _BRACKETS.search(norm, i)) is not None:
+        i = mark.start()
         ch = norm[i]
         if ch in "[(":
             close = _closer(norm, i)
@@ -137,8 +154,8 @@ def _merge_fieldless(anns: list[Annotation]) -> list[Annotation]:
 
 def _closer(norm: str, at: int) -> int | None:
     depth = 0
-    for j in range(at + 1, len(norm)):
-        ch = norm[j]
+    for m in _CLOSERS.finditer(norm, at + 1):
+        ch, j = m[0], m.start()
         if ch == "(":
             depth += 1
         elif ch in ")]":
@@ -163,7 +180,7 @@ def _is_annotation(inner: Span, after_sentence: bool) -> bool:
     units, pieces = unit_list_share(inner)
     if not units:
         return False
-    if text.endswith(_MARKERS) or re.search(r"牵头[,;]", text):
+    if text.endswith(_MARKERS) or _LEAD_VERB.search(text):
         return units * 2 >= pieces
     return after_sentence and units == pieces
 
@@ -186,23 +203,35 @@ def _unbracketed(block: Span, found: list[Annotation], jurisdiction: Jurisdictio
         taken.append((m.start(), hi))
         break
     # Sentences that are nothing but a unit list with its verb: 县自然资源局牵头，县财政局配合。
+    # Such a sentence lies outside every annotation found, and so does its verb: most blocks
+    # have none there and skip the sentence by sentence reading.
+    verbs = (m for m in _MARKER_WORDS.finditer(norm) if not _overlaps(m.start(), m.end(), taken))
+    if next(verbs, None) is None:
+        return out
     lo = 0
-    stops = [i + 1 for i, ch in enumerate(norm)
-             if ch == "。" or (ch == "." and not norm[i + 1 : i + 2].isdigit())]
+    stops = [m.end() for m in _STOPS.finditer(norm)
+             if m[0] == "。" or not norm[m.end() : m.end() + 1].isdigit()]
     for end in [*stops, len(norm)]:
-        sentence = block[lo:end]
-        text = sentence.norm.strip(" 。.")
-        if text and text.endswith(_MARKERS) and not any(a < end and lo < b for a, b in taken) \
-                and _is_annotation(sentence.strip(" 。."), after_sentence=False):
-            out.append(_parse(block, lo, end, sentence, jurisdiction))
-            taken.append((lo, end))
+        text = norm[lo:end].strip(" 。.")
+        if text and text.endswith(_MARKERS) and not _overlaps(lo, end, taken):
+            sentence = block[lo:end]
+            if _is_annotation(sentence.strip(" 。."), after_sentence=False):
+                out.append(_parse(block, lo, end, sentence, jurisdiction))
+                taken.append((lo, end))
         lo = end
     return out
 
 
+def _overlaps(lo: int, hi: int, taken: list[tuple[int, int]]) -> bool:
+    for a, b in taken:
+        if a < hi and lo < b:
+            return True
+    return False
+
+
 def _mask_rules(norm: str) -> str:
-    for _, guard, pattern in RULES:
-        if guard in norm:
+    for _, words, pattern in RULES:
+        if _has_all(norm, words):
             norm = pattern.sub(lambda m: ";" * len(m[0]), norm)
     return norm
 
@@ -216,15 +245,7 @@ def _parse(block: Span, lo: int, hi: int, inner: Span, jurisdiction: Jurisdictio
            default_role: str = "responsible") -> Annotation:
     ann = Annotation(lo, hi, block[lo:hi], inner)
     ann.rules = find_rules(inner, jurisdiction)
-    masked = list(inner.norm)
-    for rule in ann.rules:
-        start = inner.offsets.index(rule.span.offsets[0])
-        end = start + len(rule.span)
-        # A rule in its own brackets, (以下均需…不再列出), takes its brackets with it.
-        if start and end < len(masked) and masked[start - 1] in "([" and masked[end] in ")]":
-            start, end = start - 1, end + 1
-        masked[start:end] = ";" * (end - start)
-    text = "".join(masked)
+    text = _masked(inner, ann.rules) if ann.rules else inner.norm
     fields: list[tuple[str | None, int, int]] = []
     labels = list(_LABEL.finditer(text))
     if not labels or labels[0].start() > 0:
@@ -241,6 +262,18 @@ def _parse(block: Span, lo: int, hi: int, inner: Span, jurisdiction: Jurisdictio
         else:
             _add_units(ann, body, ROLE_LABELS.get(label or "", None), jurisdiction, default_role)
     return ann
+
+
+def _masked(inner: Span, rules: list[FoundRule]) -> str:
+    masked = list(inner.norm)
+    for rule in rules:
+        start = inner.offsets.index(rule.span.offsets[0])
+        end = start + len(rule.span)
+        # A rule in its own brackets, (以下均需…不再列出), takes its brackets with it.
+        if start and end < len(masked) and masked[start - 1] in "([" and masked[end] in ")]":
+            start, end = start - 1, end + 1
+        masked[start:end] = ";" * (end - start)
+    return "".join(masked)
 
 
 def _add_units(ann: Annotation, body: Span, role: str | None, jurisdiction: Jurisdiction | None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from datetime import date
 
 from app.extraction.annotations import Annotation, find_annotations
 from app.extraction.context import (
@@ -27,7 +28,10 @@ from app.extraction.text import Span
 
 _MEASURE_STYLES = ("paren_arabic", "arabic_paren", "circled")
 _SENTENCE_END = re.compile(r"。|\.(?![\d])")
-_MEASURE = re.compile(r"\(\d{1,2}\)|(?<![\d.])\d{1,2}\)|[①-⑳]")
+_WORDS = re.compile(r"[\u4e00-\u9fff]{4,}")
+# The lookahead names the characters a measure's number starts with: the engine then passes
+# over every other character at once instead of trying each alternative there.
+_MEASURE = re.compile(r"(?=[(\d①-⑳])(?:\(\d{1,2}\)|(?<![\d.])\d{1,2}\)|[①-⑳])")
 _PRINTED = {"arabic": "{}", "cn": "{}", "paren_cn": "({})", "paren_arabic": "({})",
             "arabic_paren": "({})", "circled": "{}", "chapter": "第{}章", "section": "第{}节",
             "part": "第{}部分"}
@@ -37,23 +41,26 @@ def tree_tasks(root: Node, ctx: Context, *, fallback: bool) -> list[Task]:
     jur = ctx.meta.jurisdiction
     notes = {n: find_annotations(n.own_span(), jur) for n in root.walk() if n.para is not None}
     _lift_trailing_units(notes)
-    annotated = {n for n, anns in notes.items()
-                 if anns and not _annotated_below(n, notes) and in_task_section(n)}
-    styles = Counter(n.style for n in annotated)
+    above = _above_annotations(root, notes)
+    annotated = {n for n, anns in notes.items() if anns and n not in above and in_task_section(n)}
+    # Counted in document order: on a tie the first style met wins, the same in every run.
+    styles = Counter(n.style for n in notes if n in annotated)
     task_style = styles.most_common(1)[0][0] if styles else None
     if task_style is None and fallback:
         items = [n for n in notes if not n.para.heading_only and in_task_section(n)]
         task_style = items[0].style if items else None
     chosen: list[Node] = []
+    picked: set[Node] = set()  # chosen, for membership tests
     for node in notes:
-        if any(parent in chosen for parent in _ancestors(node)) or _annotated_below(node, notes):
+        if any(parent in picked for parent in _ancestors(node)) or node in above:
             continue
         if node in annotated or (node.style == task_style and in_task_section(node)
                                  and not node.para.heading_only):
             chosen.append(node)
+            picked.add(node)
     for node, anns in notes.items():
-        if anns and node not in chosen and not any(d in chosen for d in node.walk()) \
-                and not _annotated_below(node, notes):
+        if anns and node not in picked and not any(d in picked for d in node.walk()) \
+                and node not in above:
             ctx.warn("annotation_without_task", "A unit annotation sits outside any task (under "
                      f"“{' / '.join(node.path()) or 'front matter'}”); it was not assigned.",
                      anns[0].span)
@@ -81,9 +88,20 @@ def full_span(node: Node) -> Span:
     return span
 
 
-def _annotated_below(node: Node, notes: dict[Node, list[Annotation]]) -> bool:
-    return any(notes.get(c) for c in node.children) or any(
-        _annotated_below(c, notes) for c in node.children)
+def _above_annotations(root: Node, notes: dict[Node, list[Annotation]]) -> set[Node]:
+    """The nodes with an annotated node somewhere below them, found in one walk of the tree."""
+    above: set[Node] = set()
+
+    def visit(node: Node) -> bool:  # whether the node or one below it is annotated
+        below = False
+        for child in node.children:
+            below |= visit(child)
+        if below:
+            above.add(node)
+        return below or bool(notes.get(node))
+
+    visit(root)
+    return above
 
 
 def _ancestors(node: Node):
@@ -108,9 +126,9 @@ def _task(node: Node, anns: list[Annotation], inherited: list[Annotation], ctx: 
     title_stop = _SENTENCE_END.search(span.norm, body_at)
     title_end = title_stop.start() if title_stop else -1
     first_ann = anns[0].lo if anns else len(span)
-    title = span[body_at : title_end if 0 <= title_end < first_ann else first_ann]
-    task = Task(number=number, title=_clean_title(title.raw), text="", section_path=node.path(),
-                source=span.source(ctx.document))
+    title = span.raw[body_at : title_end if 0 <= title_end < first_ann else first_ann]
+    task = Task.new(number=number, title=_clean_title(title), text="", section_path=node.path(),
+                    source=span.source(ctx.document))
     if len(anns) >= 2 or (clauses and anns):
         clause_at = title_end + 1 if 0 <= title_end < anns[0].lo else body_at
         task.text = span.raw.strip()
@@ -124,7 +142,7 @@ def _task(node: Node, anns: list[Annotation], inherited: list[Annotation], ctx: 
             task.leaders += sub.leaders
     else:
         own = anns or inherited
-        text = span[: anns[0].lo] if anns and not span[anns[0].hi :].norm.strip(" 。") else span
+        text = span[: anns[0].lo] if anns and not span.norm[anns[0].hi :].strip(" 。") else span
         task.text = text.raw.strip()
         _fill(task, text, own, ctx)
     fill_role_lists(task)
@@ -136,9 +154,9 @@ def _task(node: Node, anns: list[Annotation], inherited: list[Annotation], ctx: 
 
 def _clause(number: str, clause: Span, ann: Annotation, ctx: Context) -> Task:
     stop = clause.norm.find("。")
-    title = clause[: stop if stop > 0 else len(clause)]
-    sub = Task(number=number, title=_clean_title(title.raw), text=clause.raw.strip(),
-               units_text=ann.span.raw.strip(), source=(clause + ann.span).source(ctx.document))
+    title = clause.raw[: stop if stop > 0 else len(clause)]
+    sub = Task.new(number=number, title=_clean_title(title), text=clause.raw.strip(),
+                   units_text=ann.span.raw.strip(), source=(clause + ann.span).source(ctx.document))
     _fill(sub, clause, [ann], ctx)
     fill_role_lists(sub)
     return sub
@@ -159,11 +177,11 @@ def _fill(task: Task, text: Span, anns: list[Annotation], ctx: Context) -> None:
         found = _text_deadline(text, period)
         if found is not None:
             task.deadline, task.deadline_source = found[0], "text"
-            task.deadline_text = text.raw[found[1].start() : found[1].end()]
+            task.deadline_text = text.raw[found[1] : found[2]]
     task.milestones = find_milestones(text, period, None, ctx.document)
 
 
-def _text_deadline(text: Span, period) -> tuple | None:
+def _text_deadline(text: Span, period) -> tuple[date, int, int] | None:
     """The latest completion phrase (6月底前) — but a task of several numbered measures is
     due when its last measure is: one dated measure does not date the others."""
     measures = [m.start() for m in _MEASURE.finditer(text.norm)]
@@ -179,12 +197,12 @@ def _text_deadline(text: Span, period) -> tuple | None:
         dated.append(max(found, key=lambda pair: pair[0]))
     due, match = max(dated, key=lambda pair: pair[0])
     offset = measures[[d for d, _ in dated].index(due)]
-    span = re.compile(re.escape(match[0])).search(text.norm, offset)
-    return due, span
+    at = text.norm.find(match[0], offset)
+    return due, at, at + len(match[0])
 
 
 def _trailing(rest: Span, ctx: Context) -> None:
-    if re.search(r"[\u4e00-\u9fff]{4,}", rest.norm):
+    if _WORDS.search(rest.norm):
         ctx.warn("clause_without_units", "Text after the last unit annotation of a task names no "
                  "unit of its own; it is kept in the task text only.", rest.strip())
 

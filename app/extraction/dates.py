@@ -6,6 +6,7 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import date
+from functools import lru_cache
 
 from app.extraction.models import Period
 from app.extraction.text import fold
@@ -39,6 +40,14 @@ def _month(token: str) -> int:
 
 def parse_deadline(text: str, period: Period | None = None) -> tuple[date | None, bool]:
     """(the last day the text implies, whether it is an ongoing duty with no date)."""
+    start, end = (None, None) if period is None else (period.start, period.end)
+    # Short phrases (2025年, 6月底前) recur in every task and only the period's years matter;
+    # long table cells are tried once each and would only crowd them out of the cache.
+    parse = _parse_phrase if len(text) <= 40 else _parse_deadline
+    return parse(text, start, end)
+
+
+def _parse_deadline(text: str, start: int | None, end: int | None) -> tuple[date | None, bool]:
     t = fold(text).strip()
     if not t:
         return None, False
@@ -70,28 +79,32 @@ def parse_deadline(text: str, period: Period | None = None) -> tuple[date | None
     if not candidates:
         candidates += [date(int(m[1]), 12, 31) for m in _YEAR_ONLY.finditer(t)]
     recurring = bool(_RECURRING.search(t))
-    if not candidates and period is not None:
-        year = period.end if recurring else period.start
+    if not candidates and start is not None and end is not None:
+        year = end if recurring else start
         for m in _MONTH_ONLY.finditer(t):
             month = _month(m[1])
             if 1 <= month <= 12:
                 candidates.append(month_end(year, month))
         if not candidates and recurring:
-            candidates.append(date(period.end, 12, 31))
+            candidates.append(date(end, 12, 31))
         if not candidates and _YEAR_END.search(t):
-            candidates.append(date(period.start, 12, 31))
+            candidates.append(date(start, 12, 31))
     if candidates:
         return max(candidates), False
     return None, bool(_ONGOING.search(t) or recurring)
 
 
+_parse_phrase = lru_cache(maxsize=4096)(_parse_deadline)
+
+
 _DATE_RESIDUE = re.compile(r"[\d\s年月日底前末内中上下半季度第一二三四五六七八九十至到~\-、,./()完成以]")
+_ANY_YEAR = Period(start=2000, end=2000)
 
 
 def is_deadline_text(text: str) -> bool:
     """A cell that says only when: 2035年底前, 2022-2030年, 2024年6月, 长期坚持."""
     # Any year stands in for the plan's, so that 全年 or 6月底前 count as dates here.
-    due, ongoing = parse_deadline(text, Period(start=2000, end=2000))
+    due, ongoing = parse_deadline(text, _ANY_YEAR)
     if ongoing:
         return len(text.strip()) <= 12
     return due is not None and len(_DATE_RESIDUE.sub("", fold(text))) <= 1
@@ -107,12 +120,16 @@ def parse_period(text: str) -> tuple[int, int] | None:
 
 # Phrases that set a deadline inside running text: 6月底前, 2025年底前, 2026年6月30日前,
 # 2025年底完成. A bare 2025年底 opens a target sentence instead (a milestone, not a deadline).
+# The lookahead names every character a match can start with: without it the engine walks
+# the optional groups at every character of the text.
 _TEXT_DEADLINE = re.compile(
-    r"(?:(?:19|20)\d{2}\s*年\s*)?(?:(?:\d{1,2}|十[一二]?|[一二三四五六七八九])\s*月\s*)?(?:\d{1,2}\s*日\s*)?"
-    r"(?:底|末)?前|(?:19|20)\d{2}\s*年\s*(?:底|末)(?=完成|建成|实现)"
+    r"(?=[\d十一二三四五六七八九底末前])"
+    r"(?:(?:(?:19|20)\d{2}\s*年\s*)?(?:(?:\d{1,2}|十[一二]?|[一二三四五六七八九])\s*月\s*)?(?:\d{1,2}\s*日\s*)?"
+    r"(?:底|末)?前|(?:19|20)\d{2}\s*年\s*(?:底|末)(?=完成|建成|实现))"
 )
+_DATED = re.compile(r"\d|月|年")
 
 
 def text_deadlines(norm: str) -> list[re.Match[str]]:
-    return [m for m in _TEXT_DEADLINE.finditer(norm) if re.search(r"\d|月|年", m[0])
+    return [m for m in _TEXT_DEADLINE.finditer(norm) if _DATED.search(m[0])
             and not m[0].startswith("前")]

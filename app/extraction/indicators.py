@@ -20,6 +20,7 @@ _HEAD = {word: role for role, words in (
     ("standard", "指标值 标准值 国家标准 考核标准"), ("baseline", "现状值 基准值 基期值 现状"),
     ("target", "目标值 目标 规划目标 预期目标"), ("attribute", "指标属性 属性 指标性质 性质"),
 ) for word in words.split()}
+_NUMBER_WORDS = [word for word, role in _HEAD.items() if role == "number"]
 _VALUE_ROLES = {"unit", "standard", "baseline", "target", "attribute"}
 _ATTR = re.compile(r"约束性|预期性|参考性|引导性")
 _YEAR = re.compile(r"(?:19|20)\d\d")
@@ -56,6 +57,10 @@ def find_indicator_tables(
     lines: list[Line], document: str
 ) -> tuple[list[Indicator], list[Warning], set[int]]:
     """Indicators of every plan-indicator table in the document, warnings, and the line numbers consumed."""
+    # A table opens with a 序号 (or 编号) header cell; most documents have no line holding one
+    # and are spared cutting every line into cells.
+    if not any(all(ch in ln.norm for ch in word) for ln in lines for word in _NUMBER_WORDS):
+        return [], [], set()
     cells = _cells(lines)
     indicators: list[Indicator] = []
     warnings: list[Warning] = []

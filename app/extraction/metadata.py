@@ -18,6 +18,7 @@ _DATE = re.compile(r"^((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日
 _DATE_BROKEN = re.compile(r"^((?:19|20)\d{2})(\d{2})(\d{2})$")
 _DATE_NO_YEAR = re.compile(r"^(\d{1,2})\s*月\s*(\d{1,2})\s*日$")
 _NOTICE = re.compile(r"关于印发(.+?)的通知")
+_PERIOD_LINE = re.compile(r"(规划|实施)(期限|期)")
 _PLAN_WORDS = re.compile(r"方案|计划|要点|清单|任务|规划|分工")
 _TITLE_END = re.compile(r"(方案|意见|规划|计划|清单|办法|要点|纲要|细则|措施|规定)(\(.*\))?$")
 _ORG_END = ("人民政府", "政府", "办公室", "办公厅", "委员会", "党委", "领导小组", "指挥部", "局", "厅",
@@ -26,6 +27,13 @@ _LEVEL = {"省": "province", "自治区": "province", "市": "city", "自治州"
           "旗": "county", "区": "district"}
 _PREFIX = {"province": "省", "city": "市", "county": "县", "district": "区", "township": "镇"}
 _NOT_PLACE_CHARS = set("年的和与及在于对关印发建设打造推进全面美丽国家示范方案规划意见通知工作行动各有中共委政府")
+_LEVEL_CHAR = re.compile(r"[省市县区]")
+_HAN = re.compile(r"[\u4e00-\u9fff]+")
+# A unit with its level prefix, 市生态环境局, not inside a longer word. The prefix comes first
+# and the "not after a Chinese character" test second, so that the engine can jump from one
+# 省/市/县/区 to the next instead of trying every character.
+_PREFIXED_UNIT = re.compile(r"([省市县区])(?<![\u4e00-\u9fff].)[\u4e00-\u9fff]{1,10}?(?:局|厅|委|办)")
+_LISTED_UNIT = re.compile(r"[、,:;(\[]([省市县区])[\u4e00-\u9fff]{1,10}?(?:局|厅|委|办)(?=[、,;)\]等])")
 
 
 def read_metadata(lines: list[Line]) -> DocumentMeta:
@@ -37,7 +45,7 @@ def read_metadata(lines: list[Line]) -> DocumentMeta:
     span = parse_period(meta.title or "")
     if span is None:
         for ln in lines:
-            if re.search(r"(规划|实施)(期限|期)", ln.norm) and (found := parse_period(ln.norm)):
+            if _PERIOD_LINE.search(ln.norm) and (found := parse_period(ln.norm)):
                 span = found
                 break
     if span:
@@ -56,8 +64,8 @@ def read_metadata(lines: list[Line]) -> DocumentMeta:
 def _doc_number(head: list[Line], meta: DocumentMeta) -> None:
     for ln in head:
         text = ln.norm.strip()
-        m = _DOC_NUMBER.search(text)
-        if m and len(text) <= 40:
+        m = _DOC_NUMBER.search(text) if len(text) <= 40 else None
+        if m:
             meta.doc_number = f"{m[1]}〔{m[2]}〕{m[3]}号"
             meta.doc_number_as_printed = ln.raw.strip() if meta.doc_number != ln.raw.strip() else None
             return
@@ -195,15 +203,14 @@ def _places(text: str) -> list[str]:
         head = re.split(r"[^\u4e00-\u9fff]|[省市县区州]", text[max(0, m.start() - 8) : m.start()])[-1]
         if len(head) >= 2:
             found.append(head + m[0])
-    for j, ch in enumerate(text):
+    for level in _LEVEL_CHAR.finditer(text):
+        j, ch = level.start(), level[0]
         if text[max(0, j - 2) : j] == "自治":
-            continue
-        if ch not in "省市县区":
             continue
         # Most places have a two- or three-character root; a few counties have one (攸县).
         for size in (3, 2, 1) if ch == "县" else (3, 2):
             root = text[max(0, j - size) : j]
-            if len(root) == size and re.fullmatch(r"[\u4e00-\u9fff]+", root) \
+            if len(root) == size and _HAN.fullmatch(root) \
                     and not any(c in _NOT_PLACE_CHARS for c in root):
                 if root + ch not in found:
                     found.append(root + ch)
@@ -219,9 +226,9 @@ def _level_from_text(lines: list[Line]) -> str | None:
     """Which prefix the document's own units carry: 市生态环境局 means a city issuer."""
     counts: Counter[str] = Counter()
     for ln in lines:
-        for m in re.finditer(r"(?<![\u4e00-\u9fff])([省市县区])[\u4e00-\u9fff]{1,10}?(?:局|厅|委|办)", ln.norm):
+        for m in _PREFIXED_UNIT.finditer(ln.norm):
             counts[m[1]] += 1
-        for m in re.finditer(r"[、,:;(\[]([省市县区])[\u4e00-\u9fff]{1,10}?(?:局|厅|委|办)(?=[、,;)\]等])", ln.norm):
+        for m in _LISTED_UNIT.finditer(ln.norm):
             counts[m[1]] += 1
     if not counts:
         return None

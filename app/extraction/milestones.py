@@ -20,9 +20,14 @@ _MEASURES = (
     "条|处|项|台|辆|套|户|所|批|件|宗|例|类|人次|万人|人|倍|%|‰|个工作日|工作日|天|小时|万标箱|标箱|艘|列"
 )
 _QUALIFIER = r"约|超过|不低于|不少于|不超过|不高于|低于|下降|降低|减少"
+# The lookaheads name the characters a match, and a measure, can start with: without them the
+# engine tries the optional qualifier at every character and all the measures after every digit.
+# No measure starts with a digit, so a number never gives digits back (\d++): backtracking into
+# 2029 digit by digit only ever fails.
+_MEASURE_HEADS = "".join(sorted({m[0] for m in _MEASURES.split("|")}))
 _QUANTITY = re.compile(
-    rf"(?P<q>{_QUALIFIER})?\s*(?P<n>\d+(?:\.\d+)?(?:\s*[-~]\s*\d+(?:\.\d+)?)?)\s*"
-    rf"(?P<mul>[万亿千](?!平方|千瓦))?\s*(?P<u>{_MEASURES})\s*(?P<tail>以上|以下|左右|以内)?"
+    rf"(?=[约超不低下降减\s\d])(?P<q>{_QUALIFIER})?\s*(?P<n>\d++(?:\.\d++)?(?:\s*[-~]\s*\d++(?:\.\d++)?)?)\s*"
+    rf"(?P<mul>[万亿千](?!平方|千瓦))?\s*(?=[{_MEASURE_HEADS}])(?P<u>{_MEASURES})\s*(?P<tail>以上|以下|左右|以内)?"
 )
 _MARKER = re.compile(
     r"(?P<lead>力争|争取|确保)?\s*(?P<to>到|至|在|于)?\s*"
@@ -36,26 +41,48 @@ _VERBS = re.compile(
     r"改造|创建|培育形成|培育|打造|新增|新认证|认证|新改建|建设改造|建设|推进|实施|续建|摸排)"
 )
 _CLAUSE_SPLIT = re.compile(r"[,;:]")
+_JOINERS = re.compile(r"[、和及与]")
+_RESOLVE = re.compile(r"(?:力争|争取|确保|实现)+")
+_TAIL_VERB = re.compile(r"(?:力争|争取|确保|实现)?(?:达到|达|提高到|提高至|提升至|增加至|上升到|稳定在|"
+                        r"保持在|控制在|下降|降低|减少|不低于|不少于|突破|超过)$")
+_OBJECT = re.compile(r"\s*的?([^,;、。和]{2,30})")
+_NUMBER_BEFORE = re.compile(r"\d[.:]?$")
 _QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"|《[^》]*》|\([^)]*\)")
+_OPENERS = re.compile(r"[“\"《(]")
+_SENTENCE_STOP = re.compile(r"[。!?;]")
+_COVERAGE = re.compile(r"(?:实现|达到)?(.*\d.*全覆盖)$")
+_SPACES = re.compile(r"\s+")
+# Every year marker and every target holds a digit, so text without one is passed over.
+_DIGIT = re.compile(r"\d")
 
 
 def find_milestones(span: Span, period: Period | None, due_default: date | None,
                     document: str) -> list[Milestone]:
+    # Sentences and clauses are (start, end) offsets into `span`: a span is cut only for a
+    # target's quote, which few clauses have.
     out: list[Milestone] = []
-    for sentence in _sentences(span):
+    norm = span.norm
+    for start, end in _sentences(norm):
+        masked = _mask_quoted(norm[start:end])
+        # A clause is masked as its sentence is, so a sentence without a quantity or a 全覆盖
+        # holds no target, and its year markers date nothing.
+        if "全覆盖" not in masked and not _QUANTITY.search(masked):
+            continue
         due, due_text, opened = None, None, None
-        for index, (lo, hi) in enumerate(_clauses(sentence)):
-            clause = sentence[lo:hi]
-            marker = _MARKER.match(clause.norm.lstrip())
-            dated_here = bool(marker and _is_year_marker(clause.norm.lstrip(), marker))
+        for index, (lo, hi) in enumerate(_clauses(norm, start, masked)):
+            if not _DIGIT.search(norm, lo, hi):
+                continue
+            text = norm[lo:hi]
+            marker = _MARKER.match(text.lstrip())
+            dated_here = bool(marker and _is_year_marker(text.lstrip(), marker))
             if dated_here:
-                lead = len(clause.norm) - len(clause.norm.lstrip())
-                due_text = clause.raw[lead + marker.start("to" if marker["to"] else "year") : lead + marker.end()].strip()
+                lead = lo + len(text) - len(text.lstrip())
+                due_text = span.raw[lead + marker.start("to" if marker["to"] else "year") : lead + marker.end()].strip()
                 due, _ = parse_deadline(marker["year"] + "年", period)
                 opened = (index, lo)
             # A target right after its year marker is quoted from the marker on.
             text_from = opened[1] if opened and index - opened[0] <= 1 else lo
-            for m in _targets(clause, sentence[text_from:hi], due, due_text, due_default, document):
+            for m in _targets(span, (lo, hi), marker, text_from, due, due_text, due_default, document):
                 # 30%以上，力争达到40%左右: the second level stretches the first.
                 if out and not dated_here and not m.metric \
                         and m.text.lstrip().startswith(("力争", "争取")):
@@ -65,24 +92,29 @@ def find_milestones(span: Span, period: Period | None, due_default: date | None,
     return out
 
 
-def _sentences(span: Span) -> list[Span]:
-    pieces, lo = [], 0
-    for i, ch in enumerate(span.norm):
-        if ch in "。!?;":
-            pieces.append(span[lo : i + 1])
-            lo = i + 1
-    pieces.append(span[lo:])
-    return [p for p in pieces if p.norm.strip()]
+def _sentences(norm: str) -> list[tuple[int, int]]:
+    bounds, lo = [], 0
+    for m in _SENTENCE_STOP.finditer(norm):
+        bounds.append((lo, m.end()))
+        lo = m.end()
+    bounds.append((lo, len(norm)))
+    return [(a, b) for a, b in bounds if _DIGIT.search(norm, a, b)]
 
 
-def _clauses(sentence: Span) -> list[tuple[int, int]]:
-    masked = _QUOTED.sub(lambda m: "_" * len(m[0]), sentence.norm)
+def _mask_quoted(norm: str) -> str:
+    if not _OPENERS.search(norm):  # most clauses quote nothing: skip the substitution
+        return norm
+    return _QUOTED.sub(lambda m: "_" * len(m[0]), norm)
+
+
+def _clauses(norm: str, start: int, masked: str) -> list[tuple[int, int]]:
+    """The clauses of the sentence at `start`, split where its `masked` text is unquoted."""
     out, lo = [], 0
     for m in _CLAUSE_SPLIT.finditer(masked):
-        out.append((lo, m.start()))
+        out.append((start + lo, start + m.start()))
         lo = m.end()
-    out.append((lo, len(masked)))
-    return [(a, b) for a, b in out if sentence.norm[a:b].strip(" 。")]
+    out.append((start + lo, start + len(masked)))
+    return [(a, b) for a, b in out if norm[a:b].strip(" 。")]
 
 
 def _is_year_marker(text: str, marker: re.Match[str]) -> bool:
@@ -90,29 +122,38 @@ def _is_year_marker(text: str, marker: re.Match[str]) -> bool:
     return not after.startswith(("以来", "起", "度", "版", "的", "开始", "基础", "水平"))
 
 
-def _targets(clause: Span, quoted: Span, due: date | None, due_text: str | None,
-             due_default: date | None, document: str) -> list[Milestone]:
-    masked = _QUOTED.sub(lambda m: "_" * len(m[0]), clause.norm)
-    marker = _MARKER.match(masked.lstrip())
+def _targets(span: Span, clause: tuple[int, int], marker: re.Match[str] | None, text_from: int,
+             due: date | None, due_text: str | None, due_default: date | None,
+             document: str) -> list[Milestone]:
+    """The targets of `span[clause]`, each quoting the span from `text_from` to the clause's end;
+    `marker` is the clause's year marker, read again here once quotes are masked."""
+    lo, hi = clause
+    masked = _mask_quoted(span.norm[lo:hi])
+    if masked != span.norm[lo:hi]:
+        marker = _MARKER.match(masked.lstrip())
     skip = (len(masked) - len(masked.lstrip()) + marker.end()) if marker else 0
-    quoted = quoted.strip(" 。;")
-    coverage = re.search(r"(?:实现|达到)?(.*\d.*全覆盖)$", masked.rstrip(" 。"))
-    if coverage and coverage.start(1) >= skip:
+    coverage = _COVERAGE.search(masked.rstrip(" 。")) if "全覆盖" in masked else None
+    covered = coverage is not None and coverage.start(1) >= skip
+    quantities = [] if covered else \
+        [q for q in _QUANTITY.finditer(masked, skip) if not _descriptive(masked, q)]
+    if not (covered or quantities):
+        return []  # the usual clause: nothing to quote, so no span is cut
+    raw = span.raw[lo:hi]
+    quoted = span[text_from:hi].strip(" 。;")
+    if covered:
         # 实现全县25个乡镇及1个工业园区全覆盖: the whole reach is the one target.
-        target = clause.raw[coverage.start(1) : coverage.end(1)].strip()
+        target = raw[coverage.start(1) : coverage.end(1)].strip()
         return [Milestone(text=quoted.raw, due=due or due_default, due_text=due_text,
-                          metric="覆盖范围", target=re.sub(r"\s+", "", target),
+                          metric="覆盖范围", target=_SPACES.sub("", target),
                           optional=due is None, source=quoted.source(document))]
     found: list[Milestone] = []
-    for q in _QUANTITY.finditer(masked, skip):
-        if _descriptive(masked, q):
-            continue
-        target = re.sub(r"\s+", "", "".join(filter(None, (q["q"], q["n"], q["mul"], q["u"], q["tail"]))))
+    for q in quantities:
+        target = _SPACES.sub("", "".join(filter(None, (q["q"], q["n"], q["mul"], q["u"], q["tail"]))))
         found.append(Milestone(
             text=quoted.raw,
             due=due or due_default,
             due_text=due_text,
-            metric=_metric(clause.raw[skip:q.start()], clause.raw[q.end():]),
+            metric=_metric(raw[skip:q.start()], raw[q.end():]),
             target=target,
             optional=due is None,
             source=quoted.source(document),
@@ -128,25 +169,24 @@ def _descriptive(text: str, q: re.Match[str]) -> bool:
     # A year that lost its 年 (以20243条示范带) is not a count of 20243.
     if len(digits) >= 5 and digits[:2] in ("19", "20") and not q["mul"]:
         return True
-    return bool(re.search(r"\d[.:]?$", before))
+    return bool(_NUMBER_BEFORE.search(before))
 
 
 def _metric(before: str, after: str) -> str:
     """The noun phrase a target measures, verbatim: the subject before the verb, or the
     object after the number when the clause opens with the verb (完成535座…的废弃矿山治理)."""
     folded = fold(before)
-    lo = max((m.end() for m in re.finditer(r"[、和及与]", folded)), default=0) if "、" in folded else 0
+    lo = max((m.end() for m in _JOINERS.finditer(folded)), default=0) if "、" in folded else 0
     lo += len(folded[lo:]) - len(folded[lo:].lstrip())
-    lead = re.match(r"(?:力争|争取|确保|实现)+", folded[lo:])
+    lead = _RESOLVE.match(folded[lo:])
     lo += lead.end() if lead else 0
     verb = _VERBS.match(folded[lo:])
     lo += verb.end() if verb else 0
     hi = len(folded.rstrip())
-    tail_verb = re.search(r"(?:力争|争取|确保|实现)?(?:达到|达|提高到|提高至|提升至|增加至|上升到|稳定在|"
-                          r"保持在|控制在|下降|降低|减少|不低于|不少于|突破|超过)$", folded[lo:hi])
+    tail_verb = _TAIL_VERB.search(folded[lo:hi])
     hi = lo + tail_verb.start() if tail_verb else hi
     subject = before[lo:hi].strip()
     if subject:
         return subject
-    obj = re.match(r"\s*的?([^,;、。和]{2,30})", fold(after))
+    obj = _OBJECT.match(fold(after))
     return after[obj.start(1) : obj.end(1)].strip() if obj else ""

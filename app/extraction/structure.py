@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from app.extraction.text import Line, Span
 from app.extraction.vocab import DEADLINE_LABELS, PERSON_LABELS, ROLE_LABELS
@@ -29,11 +30,13 @@ _LABEL_START = re.compile(
     r"^[\[(]?\s*(?:" + "|".join(map(re.escape, [*ROLE_LABELS, *PERSON_LABELS, *DEADLINE_LABELS]))
     + r")\s*[:]"
 )
-_TERMINAL = "。;!?:)]”\"』」"
+_TERMINAL = tuple("。;!?:)]”\"』」")
 _APPENDIX = re.compile(r"^附\s*(?:件|表)\s*\d*")
+_ANNOTATED = re.compile(r"[\[(].*(单位|负责)")
 NON_TASK_SECTIONS = ("保障措施", "组织保障", "实施保障", "工作保障", "保障机制", "组织实施", "组织领导",
                      "总体要求", "指导思想", "基本原则", "工作原则", "主要目标", "工作目标", "发展目标",
                      "总体目标", "工作要求", "附则", "形势")
+_NON_TASK = re.compile("|".join(map(re.escape, NON_TASK_SECTIONS)))
 
 
 @dataclass(slots=True)
@@ -49,9 +52,10 @@ class Paragraph:
 
     @property
     def heading_only(self) -> bool:
+        if self.style is None:
+            return False
         rest = self.rest.replace("*", "")
-        return self.style is not None and "。" not in rest.rstrip("。") and len(rest) <= 50 \
-            and not re.search(r"[\[(].*(单位|负责)", rest)
+        return "。" not in rest.rstrip("。") and len(rest) <= 50 and not _ANNOTATED.search(rest)
 
 
 @dataclass(eq=False)
@@ -66,11 +70,16 @@ class Node:
         return self.para.style if self.para else None
 
     def path(self) -> list[str]:
-        out, node = [], self.parent
-        while node is not None and node.para is not None:
-            out.append(heading_text(node.para))
-            node = node.parent
-        return out[::-1]
+        return list(self._headings)
+
+    @cached_property
+    def _headings(self) -> tuple[str, ...]:
+        # Read for a task's section path and again for whether its section holds tasks; a
+        # built tree does not change, so each node's headings are read once.
+        parent = self.parent
+        if parent is None or parent.para is None:
+            return ()
+        return (*parent._headings, heading_text(parent.para))
 
     def own_span(self) -> Span:
         span = self.para.span if self.para else Span.empty()
@@ -108,7 +117,7 @@ def paragraphs(lines: list[Line], skip: set[int]) -> list[Paragraph]:
     for line in lines:
         if line.no in skip or line.blank:
             continue
-        piece = Span.of_line(line).strip()
+        piece = Span.of_stripped_line(line)
         starts_field = bool(_LABEL_START.match(piece.norm))
         if current is not None and (starts_field or _open(current)) and not _starts_new(piece.norm):
             # A bare label on its own line starts a field; a space keeps it readable as a label.
@@ -125,7 +134,7 @@ def paragraphs(lines: list[Line], skip: set[int]) -> list[Paragraph]:
 
 def _open(span: Span) -> bool:
     text = span.norm.rstrip()
-    if not text or text.endswith(tuple(_TERMINAL)):
+    if not text or text.endswith(_TERMINAL):
         return False
     numbered = number_style(text)
     return not (numbered and len(text) <= 60) and not _APPENDIX.match(text)
@@ -166,4 +175,4 @@ def build_tree(paras: list[Paragraph]) -> Node:
 
 def in_task_section(node: Node) -> bool:
     headings = node.path() + ([node.para.span.raw] if node.para and node.para.heading_only else [])
-    return not any(word in heading for heading in headings for word in NON_TASK_SECTIONS)
+    return not any(_NON_TASK.search(heading) for heading in headings)

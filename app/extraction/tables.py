@@ -33,6 +33,13 @@ HEADER_KINDS: dict[str, str] = {
     **dict.fromkeys(PERSON_LABELS, "person"),
 }
 _DELIMITED = re.compile(r"\t|\s{2,}|\|")
+_NUMBER_HEADINGS = [cell for cell, kind in HEADER_KINDS.items() if kind == "number"]
+_CELL_SEPARATORS = {"\t": re.compile("\t"), "|": re.compile(r"\|"), None: re.compile(r"\s{2,}")}
+_HEADER_NOISE = re.compile(r"\([^)]*\)|\s")
+_NOTE = re.compile(r"\([^)]*\)")
+_APPENDIX = re.compile(r"^附\s*(?:件|表)")
+_MEASURE_NUMBER = re.compile(r"^\(?\d{1,2}\)")
+_PERSON_NAMES = re.compile(r"[\u4e00-\u9fff、,]{2,30}")
 
 
 def cells_of(norm: str) -> list[tuple[int, int]]:
@@ -40,9 +47,8 @@ def cells_of(norm: str) -> list[tuple[int, int]]:
     stays a cell), else bars, else runs of two or more spaces."""
     body = norm.rstrip("\r\n")
     sep = "\t" if "\t" in body else "|" if "|" in body else None
-    pattern = re.escape(sep) if sep else r"\s{2,}"
     bounds, lo = [], 0
-    for m in re.finditer(pattern, body):
+    for m in _CELL_SEPARATORS[sep].finditer(body):
         bounds.append((lo, m.start()))
         lo = m.end()
     bounds.append((lo, len(body)))
@@ -71,7 +77,7 @@ class Table:
 
 
 def header_kind(cell: str) -> str | None:
-    cell = re.sub(r"\([^)]*\)|\s", "", cell)
+    cell = _HEADER_NOISE.sub("", cell)
     return HEADER_KINDS.get(cell)
 
 
@@ -96,9 +102,14 @@ def find_tables(lines: list[Line], skip: set[int], stops: set[int] = frozenset()
 
 
 def _header_at(live: list[Line], i: int) -> tuple[Table | None, int]:
+    # A header opens with 序号 or the like, so a line without its characters is passed over
+    # before it is cut into cells.
+    if not any(all(ch in live[i].norm for ch in cell) for cell in _NUMBER_HEADINGS):
+        return None, 0
     first = live[i].norm.strip()
-    cells = [live[i].norm[a:b].strip() for a, b in cells_of(live[i].norm)]
-    if len(cells) >= 3 and header_kind(cells[0]) == "number":
+    bounds = cells_of(live[i].norm)
+    cells = [live[i].norm[a:b].strip() for a, b in bounds] if len(bounds) >= 3 else []
+    if cells and header_kind(cells[0]) == "number":
         kinds = [header_kind(c) or "other" for c in cells]
         table = _qualify(kinds, cells, delimited=True, raw=first)
         if table:
@@ -110,7 +121,7 @@ def _header_at(live: list[Line], i: int) -> tuple[Table | None, int]:
     while i + used < len(live) and used < 12:
         text = live[i + used].norm.strip()
         kind = header_kind(text)
-        if kind is None and re.fullmatch(r"\([^)]*\)", text):
+        if kind is None and _NOTE.fullmatch(text):
             used += 1  # a note under the cell above, e.g. (按职责分工负责)
             continue
         if kind is None:
@@ -169,7 +180,7 @@ def _read_rows(table: Table, live: list[Line], i: int, stops: set[int]) -> int:
 
 def _ends_table(text: str) -> bool:
     found = number_style(text)
-    return bool(re.match(r"^附\s*(?:件|表)", text)) or text.startswith(("相关文章", "相关链接")) or (
+    return bool(_APPENDIX.match(text)) or text.startswith(("相关文章", "相关链接")) or (
         found is not None and found[0] in ("chapter", "section", "part") and len(text) < 60
     )
 
@@ -188,7 +199,7 @@ def _close_row(table: Table, number: str | None, printed: str, category: str | N
     if number is None:
         return
     columns = [k for k in table.columns if k != "number"]
-    pieces = [Span.of_line(ln).strip() for ln in row_lines]
+    pieces = [Span.of_stripped_line(ln) for ln in row_lines]
     cells = _assign(columns, pieces)
     span = Span.empty()
     for piece in pieces:
@@ -205,8 +216,10 @@ def _assign(columns: list[str], pieces: list[Span]) -> dict[str, Span]:
             if (col, start) not in best:
                 continue
             score, cuts = best[(col, start)]
+            cell = Span.empty()
             for end in range(start, n + 1):
-                cell = _join(columns[col], pieces[start:end])
+                if end > start:  # the cell of lines start..end is the one before plus one line
+                    cell = _extend(columns[col], cell, pieces[end - 1])
                 total = score + _fit(columns[col], cell, end - start)
                 key = (col + 1, end)
                 if key not in best or total > best[key][0]:
@@ -224,15 +237,19 @@ def _assign(columns: list[str], pieces: list[Span]) -> dict[str, Span]:
 def _join(kind: str, pieces: list[Span]) -> Span:
     out = Span.empty()
     for piece in pieces:
-        sep = ""
-        if out.norm and kind == "content" and re.match(r"^\(?\d{1,2}\)", piece.norm):
-            sep = "\n"
-        elif out.norm and kind in ("lead", "responsible", "cooperating") \
-                and not out.norm.endswith(("、", ",", ";")) and has_unit_ending(out.norm) \
-                and has_unit_ending(piece.norm) and len(piece.norm) > 3:
-            sep = "、"
-        out = out.joined(piece, sep)
+        out = _extend(kind, out, piece)
     return out
+
+
+def _extend(kind: str, out: Span, piece: Span) -> Span:
+    sep = ""
+    if out.norm and kind == "content" and _MEASURE_NUMBER.match(piece.norm):
+        sep = "\n"
+    elif out.norm and kind in ("lead", "responsible", "cooperating") \
+            and not out.norm.endswith(("、", ",", ";")) and has_unit_ending(out.norm) \
+            and has_unit_ending(piece.norm) and len(piece.norm) > 3:
+        sep = "、"
+    return out.joined(piece, sep)
 
 
 def _fit(kind: str, cell: Span, lines: int) -> float:
@@ -250,7 +267,7 @@ def _fit(kind: str, cell: Span, lines: int) -> float:
     if kind == "title":
         return (2.0 if "。" not in text.rstrip("。") and len(text) <= 60 else -1.0) - (lines - 1)
     if kind == "person":
-        return 1.0 if re.fullmatch(r"[\u4e00-\u9fff、,]{2,30}", text) else -2.0
+        return 1.0 if _PERSON_NAMES.fullmatch(text) else -2.0
     units, pieces = unit_list_share(cell)
     return -1.5 if units == pieces or is_deadline_text(text) else 1.0
 

@@ -29,10 +29,10 @@ def table_tasks(table: Table, ctx: Context) -> list[Task]:
         content = cells.get("content")
         title = title_cell.raw.strip() if title_cell else _first_sentence(content.raw if content else "")
         text = (content or title_cell)
-        task = Task(number=row.number, kind="project" if table.is_project else "task", title=title,
-                    text=text.raw.strip() if text else title,
-                    section_path=[row.category] if row.category else [],
-                    source=row.span.source(ctx.document))
+        task = Task.new(number=row.number, kind="project" if table.is_project else "task", title=title,
+                        text=text.raw.strip() if text else title,
+                        section_path=[row.category] if row.category else [],
+                        source=row.span.source(ctx.document))
         for role in _ROLES:
             if role in cells:
                 ctx.add_rules(find_rules(cells[role], jur))
