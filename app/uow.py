@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.principal import current_principal
 from app.errors import IdempotencyInFlight, IdempotencyKeyReused, InvalidInput
 from app.models import IdempotencyRecord, utcnow
 from app.query import Query, run, run_one
@@ -108,6 +109,9 @@ async def _idempotent(request: Request, session: AsyncSession,
     )).hexdigest()
     found = await _stored(session, scope, key)
     if found is not None:
+        # A replay skips the route and its token check: a token revoked since gets 401, not
+        # the answer stored for it.
+        await current_principal(request, session)
         return _replay(found, digest)
     try:
         response = await handler(request)
