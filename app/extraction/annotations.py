@@ -8,6 +8,7 @@ such as 责任领导. An annotation may also carry a document-wide rule or a 完
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from app.extraction.models import Jurisdiction
@@ -49,7 +50,8 @@ RULES: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
         r"(?P<scope>以下|下列)?(?:各项任务)?均需(?P<units>[^;。]+?)落实,?(?:不再列出|不一一列出|不再单列)")),
 )
 _BRACKETS = re.compile(r"[\[()\]。]")  # the only characters find_annotations acts on
-_CLOSERS = re.compile(r"[()\]。]")
+_BREAKS = re.compile(r"[。;]")
+_LONGEST = 600  # characters inside the brackets, stripped: longer is prose, not an annotation
 _STOPS = re.compile(r"[。.]")
 _LEAD_VERB = re.compile(r"牵头[,;]")
 
@@ -111,15 +113,18 @@ def _has_all(text: str, words: tuple[str, ...]) -> bool:
 def find_annotations(block: Span, jurisdiction: Jurisdiction | None) -> list[Annotation]:
     norm = block.norm
     found: list[Annotation] = []
-    i, sentence_start = 0, 0
+    # Every bracket's partner, and every sentence break, found once: looking them up from each
+    # bracket in turn took quadratic time on a run of thousands of brackets.
+    i, sentence_start, closers = 0, 0, _closers(norm)
+    breaks = [m.start() for m in _BREAKS.finditer(norm)]
     while (mark := _BRACKETS.search(norm, i)) is not None:
         i = mark.start()
         ch = norm[i]
         if ch in "[(":
-            close = _closer(norm, i)
-            inner = block[i + 1 : close if close is not None else len(norm)]
-            after_sentence = not norm[sentence_start:i].strip() or norm[:i].rstrip().endswith(("。", ";"))
-            if _is_annotation(inner, after_sentence):
+            close = closers.get(i)
+            end = close if close is not None else len(norm)
+            inner = None if _too_long(norm, i + 1, end) else block[i + 1 : end]
+            if inner is not None and _is_annotation(inner, _after_sentence(norm, sentence_start, i)):
                 hi = close + 1 if close is not None else len(norm)
                 found.append(_parse(block, i, hi, inner, jurisdiction))
                 i = sentence_start = hi
@@ -127,9 +132,10 @@ def find_annotations(block: Span, jurisdiction: Jurisdiction | None) -> list[Ann
             i = close + 1 if close is not None else i + 1
             continue
         if ch in ")]":
-            start = max(norm.rfind("。", 0, i), norm.rfind(";", 0, i), found[-1].hi - 1 if found else -1)
-            inner = block[start + 1 : i]
-            if _is_annotation(inner, after_sentence=False):
+            before = bisect_left(breaks, i) - 1
+            start = max(breaks[before] if before >= 0 else -1, found[-1].hi - 1 if found else -1)
+            inner = None if _too_long(norm, start + 1, i) else block[start + 1 : i]
+            if inner is not None and _is_annotation(inner, after_sentence=False):
                 found.append(_parse(block, start + 1, i + 1, inner, jurisdiction))
                 sentence_start = i + 1
         elif ch == "。":
@@ -152,24 +158,54 @@ def _merge_fieldless(anns: list[Annotation]) -> list[Annotation]:
     return out
 
 
-def _closer(norm: str, at: int) -> int | None:
+def _too_long(norm: str, lo: int, hi: int) -> bool:
+    """Whether norm[lo:hi] is surely longer than an annotation once stripped, told without
+    copying it: so when it does not begin or end with a space."""
+    return hi - lo > _LONGEST and not norm[lo].isspace() and not norm[hi - 1].isspace()
+
+
+def _after_sentence(norm: str, sentence_start: int, at: int) -> bool:
+    """Nothing but spaces since the sentence began, or the text before ends a sentence."""
+    last = at - 1
+    while last >= 0 and norm[last].isspace():
+        last -= 1
+    return last < sentence_start or norm[last] in "。;"
+
+
+def _closers(norm: str) -> dict[int, int]:
+    """Where the bracket opened at each position closes; an opener left out never closes.
+    After "(": the ) or ] at its own depth, unless a 。 comes first. After "[": the first ],
+    or the first ) at its own depth ( "(" nests, "[" does not). One pass for the whole block:
+    scanning ahead from every opener took quadratic time on a run of unclosed brackets."""
+    found: dict[int, int] = {}
+    parens: list[int] = []  # open "(", innermost last
+    squares: dict[int, list[int]] = {}  # open "[", by the paren depth they were opened at
     depth = 0
-    for m in _CLOSERS.finditer(norm, at + 1):
+    for m in _BRACKETS.finditer(norm):
         ch, j = m[0], m.start()
         if ch == "(":
+            parens.append(j)
             depth += 1
-        elif ch in ")]":
-            if depth == 0 or (ch == "]" and norm[at] == "["):
-                return j
+        elif ch == "[":
+            squares.setdefault(depth, []).append(j)
+        elif ch == "。":
+            parens.clear()
+        else:
+            if parens:
+                found[parens.pop()] = j
+            for at in squares.pop(depth, []):
+                found[at] = j
+            if ch == "]":
+                for waiting in squares.values():
+                    found.update(dict.fromkeys(waiting, j))
+                squares.clear()
             depth -= 1
-        elif ch == "。" and norm[at] == "(":
-            return None
-    return None
+    return found
 
 
 def _is_annotation(inner: Span, after_sentence: bool) -> bool:
     text = inner.norm.strip()
-    if not text or len(text) > 600:
+    if not text or len(text) > _LONGEST:
         return False
     if _LABEL.match(text) and not text.startswith(tuple(DEADLINE_LABELS)):
         return True

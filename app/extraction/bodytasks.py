@@ -82,10 +82,7 @@ def _lift_trailing_units(notes: dict[Node, list[Annotation]]) -> None:
 
 
 def full_span(node: Node) -> Span:
-    span = node.own_span()
-    for child in node.children:
-        span = span + full_span(child)
-    return span
+    return Span.concat(list(node.spans()))
 
 
 def _above_annotations(root: Node, notes: dict[Node, list[Annotation]]) -> set[Node]:

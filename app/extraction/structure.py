@@ -82,10 +82,14 @@ class Node:
         return (*parent._headings, heading_text(parent.para))
 
     def own_span(self) -> Span:
-        span = self.para.span if self.para else Span.empty()
-        for p in self.body:
-            span = span + p.span
-        return span
+        return Span.concat([self.para.span] * bool(self.para) + [p.span for p in self.body])
+
+    def spans(self):
+        """Its own spans and those of every node below it, in the document's order."""
+        for node in self.walk():
+            if node.para:
+                yield node.para.span
+            yield from (p.span for p in node.body)
 
     def walk(self):
         yield self
@@ -113,23 +117,48 @@ def number_style(norm: str) -> tuple[str, str, int] | None:
 
 def paragraphs(lines: list[Line], skip: set[int]) -> list[Paragraph]:
     out: list[Paragraph] = []
-    current: Span | None = None
+    # The current paragraph's pieces, joined once it ends: joining at every line took quadratic
+    # time on a paragraph of thousands of lines, and so did testing the whole text each time.
+    pieces: list[Span] = []
+    size, head = 0, ""  # characters in the pieces, and the first 64 of them
     for line in lines:
         if line.no in skip or line.blank:
             continue
         piece = Span.of_stripped_line(line)
         starts_field = bool(_LABEL_START.match(piece.norm))
-        if current is not None and (starts_field or _open(current)) and not _starts_new(piece.norm):
+        if pieces and (starts_field or _open_pieces(pieces, size, head)) \
+                and not _starts_new(piece.norm):
             # A bare label on its own line starts a field; a space keeps it readable as a label.
             bare_label = starts_field and piece.norm[:1] not in "[("
-            current = current.joined(piece, " " if bare_label else "")
+            anchor = next((p for p in reversed(pieces) if p.raw), None)
+            if bare_label and anchor is not None:
+                pieces.append(Span(" ", " ", [anchor.offsets[-1]], [anchor.lines[-1]]))
+                size, head = size + 1, (head + " ")[:64]
+            pieces.append(piece)
+            size, head = size + len(piece.norm), head if len(head) == 64 else (head + piece.norm)[:64]
             continue
-        if current is not None:
-            out.append(_classify(current))
-        current = piece
-    if current is not None:
-        out.append(_classify(current))
+        if pieces:
+            out.append(_classify(Span.concat(pieces)))
+        pieces, size, head = [piece], len(piece.norm), piece.norm[:64]
+    if pieces:
+        out.append(_classify(Span.concat(pieces)))
     return out
+
+
+def _open_pieces(pieces: list[Span], size: int, head: str) -> bool:
+    """`_open` of the pieces joined, reading only the ends of a long paragraph: past 60
+    characters a number no longer matters, only how the text begins and ends."""
+    if size <= 200:
+        return _open(Span.concat(pieces))
+    trailing, last = 0, ""
+    for p in reversed(pieces):
+        last = p.norm.rstrip()
+        trailing += len(p.norm) - len(last)
+        if last:
+            break
+    if size - trailing <= 60:
+        return _open(Span.concat(pieces))
+    return not last.endswith(_TERMINAL) and not _APPENDIX.match(head)
 
 
 def _open(span: Span) -> bool:

@@ -77,6 +77,15 @@ class Span:
         return cls("", "", [], [])
 
     @classmethod
+    def concat(cls, spans: list[Span]) -> Span:
+        """The spans one after another, built once: a + b + c … copies the growing span each
+        time, quadratic over thousands of pieces."""
+        if len(spans) == 1:
+            return spans[0]
+        return cls("".join(s.raw for s in spans), "".join(s.norm for s in spans),
+                   [o for s in spans for o in s.offsets], [n for s in spans for n in s.lines])
+
+    @classmethod
     def of_line(cls, line: Line, lo: int = 0, hi: int | None = None) -> Span:
         hi = len(line.raw) if hi is None else hi
         return cls(
