@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from typing import Any, get_args
 
-from fastapi import Request, Response
+from fastapi import Request, Response, params
+from fastapi.dependencies.utils import get_flat_params
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import current_principal
 from app.errors import IdempotencyInFlight, IdempotencyKeyReused, InvalidInput
 from app.models import IdempotencyRecord, utcnow
+from app.problems import MEDIA_TYPE, problem
 from app.query import Query, run, run_one
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -65,9 +71,11 @@ class Work:
 class UnitOfWorkRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        numbers = _integer_params(self)
 
         async def run(request: Request) -> Response:
             await _refuse_nul(request)
+            _ids_in_range(request, numbers)
             db, write = request.app.state.db, request.method in WRITES
             work = request.state.work = Work(db.write_sessions if write else db.sessions)
             try:
@@ -94,8 +102,73 @@ async def _refuse_nul(request: Request) -> None:
     if b"%00" in raw or b"\x00" in raw:
         raise InvalidInput("The path or query contains a NUL character; remove it.")
     if request.method in WRITES and "json" in request.headers.get("content-type", ""):
-        if b"\\u0000" in await request.body():
+        body = await request.body()
+        if b"\\u0000" in body:
             raise InvalidInput("The JSON body contains a NUL character (\\u0000); remove it.")
+        if body:
+            _strict_json(body)
+
+
+def _strict_json(body: bytes) -> None:
+    """What the framework's parser lets through or explains poorly, and RFC 8259 does not allow:
+    bytes that are not UTF-8, NaN and Infinity, a key given twice (the parser would keep the last
+    silently). Answered as the framework answers a body it cannot parse: 422 validation_error,
+    field "body", type json_invalid, with a message saying what is wrong where."""
+    try:
+        json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except UnicodeDecodeError as e:
+        raise _invalid_json(f"The body is not UTF-8 (byte {e.start} cannot be decoded); "
+                            "send the JSON encoded as UTF-8") from None
+    except json.JSONDecodeError as e:
+        raise _invalid_json(f"The body is not valid JSON ({e.msg} at line {e.lineno}, column "
+                            f"{e.colno}); send one JSON object") from None
+    except RecursionError:
+        raise _invalid_json("The JSON body is nested too deeply; send a flat JSON object") from None
+
+
+def _invalid_json(message: str) -> RequestValidationError:
+    return RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": message,
+                                    "input": None}])
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    twice = [k for k, n in Counter(k for k, _ in pairs).items() if n > 1]
+    if twice:
+        raise _invalid_json(f"The JSON body gives {', '.join(map(repr, twice))} more than once; "
+                            "send each key once")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> None:
+    raise _invalid_json(f"{name} is not a JSON number; send a number or null")
+
+
+# Ids are INTEGER columns: a larger number must not reach the database, where SQLite overflows
+# and PostgreSQL refuses the statement (each a 500 once it got there).
+MAX_ID = 2**31 - 1
+_INT = TypeAdapter(int)
+
+
+def _integer_params(route: APIRoute) -> tuple[tuple[str, str], ...]:
+    kinds = ((params.Path, "path"), (params.Query, "query"))
+    return tuple((where, f.alias) for f in get_flat_params(route.dependant)
+                 for kind, where in kinds if isinstance(f.field_info, kind)
+                 and int in (f.field_info.annotation, *get_args(f.field_info.annotation)))
+
+
+def _ids_in_range(request: Request, numbers: tuple[tuple[str, str], ...]) -> None:
+    for where, name in numbers:
+        raw = (request.path_params if where == "path" else request.query_params).get(name)
+        if raw is None:
+            continue
+        try:
+            value = _INT.validate_python(raw)
+        except ValidationError:
+            continue  # not a number at all: the route's own validation says so
+        if abs(value) > MAX_ID:
+            raise RequestValidationError([{
+                "type": "less_than_equal", "loc": (where, name), "input": raw,
+                "msg": f"Input should be a whole number from {-MAX_ID} to {MAX_ID}"}])
 
 
 async def _idempotent(request: Request, session: AsyncSession,
@@ -121,12 +194,14 @@ async def _idempotent(request: Request, session: AsyncSession,
     if response.status_code >= 300:
         await session.rollback()
         return response
+    status, stored = response.status_code, bytes(response.body)
     headers = {k: v for k, v in response.headers.items() if k in _REPLAYED_HEADERS}
+    if "no-store" in response.headers.get("cache-control", ""):
+        status, stored, headers = _kept_out(request, stored)
     try:
         # The insert itself may meet the racing twin's row (PostgreSQL waits, then refuses).
         await run(session, _STORE, v_scope=scope, v_key=key, v_request_hash=digest,
-                  v_status_code=response.status_code, v_body=bytes(response.body),
-                  v_headers=headers, v_created_at=utcnow())
+                  v_status_code=status, v_body=stored, v_headers=headers, v_created_at=utcnow())
         await session.commit()
     except IntegrityError:
         # Another request with this key committed first: this one's change is rolled back.
@@ -136,6 +211,18 @@ async def _idempotent(request: Request, session: AsyncSession,
             raise IdempotencyInFlight("Retry: a request with this key is in progress.") from None
         return _replay(found, digest)
     return response
+
+
+def _kept_out(request: Request, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+    """What a retry gets in place of an answer that held a secret shown once (a minted token,
+    marked Cache-Control: no-store): the database keeps no copy of the secret."""
+    made = json.loads(body).get("id") if body.startswith(b"{") else None
+    answer = problem(409, "secret_shown_once", "The first answer held a secret shown only once",
+                     "The first request with this Idempotency-Key succeeded"
+                     + (f" and made {made}" if made is not None else "") + "; its answer held a "
+                     "secret that is shown once and never stored. If that answer was lost, revoke "
+                     "what it made and send a new request with a new key.", request, id=made)
+    return 409, bytes(answer.body), {"content-type": MEDIA_TYPE}
 
 
 async def _stored(session: AsyncSession, scope: str, key: str) -> Mapping[str, Any] | None:

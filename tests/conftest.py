@@ -12,7 +12,8 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -37,17 +38,36 @@ def migrate(url: str, revision: str = "head") -> None:
     command.upgrade(config, revision)
 
 
+@contextmanager
+def migrated_cluster(cluster: Cluster, template: str) -> Iterator[Cluster]:
+    """`cluster` started, holding the database `template` at head, stopped on the way out."""
+    cluster.start()
+    try:
+        asyncio.run(_admin_sql(cluster, f'CREATE DATABASE "{template}"'))
+        migrate(f"{cluster.dsn_base}/{template}")
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@asynccontextmanager
+async def scratch_database(cluster: Cluster, prefix: str, template: str | None = None
+                           ) -> AsyncIterator[str]:
+    """A database of its own on `cluster` (a clone of `template`, else empty), dropped after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    await _admin_sql(cluster, f'CREATE DATABASE "{name}"'
+                     + (f' TEMPLATE "{template}"' if template else ""))
+    try:
+        yield f"{cluster.dsn_base}/{name}"
+    finally:
+        await _admin_sql(cluster, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def backend(tmp_path_factory: pytest.TempPathFactory):
     if BACKEND == "postgresql":
-        cluster = Cluster()
-        cluster.start()
-        try:
-            asyncio.run(_admin_sql(cluster, 'CREATE DATABASE "duban_template"'))
-            migrate(f"{cluster.dsn_base}/duban_template")
+        with migrated_cluster(Cluster(), "duban_template") as cluster:
             yield cluster
-        finally:
-            cluster.stop()
     else:
         template = tmp_path_factory.mktemp("sqlite") / "template.db"
         migrate(f"sqlite+aiosqlite:///{template}")
@@ -66,10 +86,8 @@ async def _admin_sql(cluster: Cluster, sql: str) -> None:
 @pytest.fixture
 async def database_url(backend, tmp_path: Path) -> AsyncIterator[str]:
     if isinstance(backend, Cluster):
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        await _admin_sql(backend, f'CREATE DATABASE "{name}" TEMPLATE "duban_template"')
-        yield f"{backend.dsn_base}/{name}"
-        await _admin_sql(backend, f'DROP DATABASE "{name}" WITH (FORCE)')
+        async with scratch_database(backend, "t", "duban_template") as url:
+            yield url
     else:
         path = tmp_path / "test.db"
         shutil.copyfile(backend, path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import service
 from app.auth.principal import Admin
@@ -18,6 +18,9 @@ router = api_router(tags=["tokens"])
 
 
 class TokenCreate(BaseModel):
+    # A misspelt "role" must not quietly mint the default kind of token.
+    model_config = ConfigDict(extra="forbid")
+
     unit: str | None = Field(None, description="unit id, or name/alias as the documents write it")
     jurisdiction: str | None = Field(None, description="resolves a unit name within a jurisdiction")
     role: TokenRole = Field(TokenRole.unit, description="unit (acts for one unit) or reader (read-only)")
@@ -42,9 +45,13 @@ class TokenList(BaseModel):
     next_cursor: str | None = None
 
 
-@router.post("/tokens", status_code=201, response_model=TokenCreated, responses=responses(404))
-async def create_token(body: TokenCreate, session: SessionDep, principal: Admin) -> TokenCreated:
-    """Mint a token for a unit (role unit) or a read-only integrator (role reader)."""
+@router.post("/tokens", status_code=201, response_model=TokenCreated, responses=responses(404, 409))
+async def create_token(body: TokenCreate, session: SessionDep, principal: Admin,
+                       response: Response) -> TokenCreated:
+    """Mint a token for a unit (role unit) or a read-only integrator (role reader). The answer
+    holds the token, once: a retry with the same Idempotency-Key is 409 secret_shown_once."""
+    # No cache keeps it, and the Idempotency-Key store keeps a refusal in its place (app/uow.py).
+    response.headers["Cache-Control"] = "no-store"
     token, row = await service.mint(session, principal, role=body.role, unit=body.unit,
                                     jurisdiction=body.jurisdiction, label=body.label)
     return TokenCreated(token=token, **TokenPublic.model_validate(row, from_attributes=True).model_dump())

@@ -140,4 +140,4 @@ class TaskProgress(BaseModel):
 class DueDay(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    due_day: int = Field(ge=1, le=28, description="the day of the month reports are due")
+    due_day: int = Field(ge=1, le=28, strict=True, description="the day of the month reports are due")

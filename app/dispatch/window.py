@@ -21,7 +21,8 @@ from app.config import Settings
 from app.errors import InvalidInput
 from app.models import ReportingPeriod
 
-FORMS = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2])|-Q([1-4]))?$")
+# ASCII digits: \d also takes "２０２５", which would come back as the period's name.
+FORMS = re.compile(r"^([0-9]{4})(?:-(0[1-9]|1[0-2])|-Q([1-4]))?$")
 FIRST_YEAR, LAST_YEAR = 1949, 9998
 
 

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.events.outbox import ALL, TYPES
+from app.http import Month
+from app.uow import MAX_ID
 
 EventType = Literal["task.assigned", "report.submitted", "extension.requested",
                     "completion.requested", "task.closed", "task.returned", "assignment.overdue",
@@ -86,11 +88,11 @@ class ReminderCreate(_Body):
     units: list[Annotated[str, Field(max_length=128, pattern=NO_NUL)]] | None = Field(
         None, min_length=1, max_length=1000,
                                     description="several units (ids, names or aliases)")
-    missing_for: str | None = Field(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description=(
+    missing_for: Month | None = Field(None, description=(
         "YYYY-MM: every unit with at least one obligation missing its report for that month"))
-    period: str | None = Field(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
-                               description="the month the reminder is about (with unit/units)")
-    task: int | None = Field(None, ge=1, description="the task the reminder is about")
+    period: Month | None = Field(None, description="the month the reminder is about (with unit/units)")
+    task: int | None = Field(None, ge=1, le=MAX_ID, strict=True,
+                             description="the task the reminder is about")
     message: str | None = Field(None, min_length=1, max_length=2000, pattern=NO_NUL,
                                 description="default: a polite text naming the period or task")
     jurisdiction: str | None = Field(None, max_length=64, pattern=NO_NUL, description=(

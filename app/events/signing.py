@@ -40,7 +40,8 @@ def verify(secret: str, header: str, body: bytes, tolerance: float = 300,
     t, candidates = None, []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        # ASCII and short: int() refuses "²" and 4,300 digits, and a receiver must not raise.
+        if key == "t" and value.isascii() and value.isdigit() and len(value) <= 12:
             t = int(value)
         elif key == "v1":
             candidates.append(value)

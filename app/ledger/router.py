@@ -4,7 +4,6 @@ and re-import an edited ledger as an update. Each handler makes one service call
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated
 from urllib.parse import quote
 
@@ -15,7 +14,7 @@ from app.auth.principal import Admin, CurrentPrincipal, Principal
 from app.db import SessionDep
 from app.documents.schemas import ImportSummary
 from app.extraction.models import Extraction
-from app.http import today
+from app.http import Day, today
 from app.ledger import export, imports, update
 from app.ledger.schemas import LedgerApplied, LedgerPreview
 from app.problems import responses
@@ -30,7 +29,7 @@ UnitRef = Annotated[str | None, Query(max_length=128, description="unit id, or n
 JurisdictionRef = Annotated[str | None, Query(max_length=64, description="jurisdiction name or "
                                               "id: resolves `unit`; without one, keeps its units")]
 DocumentRef = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="document id")]
-AsOf = Annotated[date | None, Query(description="the day overdue and lights are judged on "
+AsOf = Annotated[Day | None, Query(description="the day overdue and lights are judged on "
                                                 "(YYYY-MM-DD); default today, or the period's "
                                                 "last day once it has ended")]
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
@@ -92,7 +91,8 @@ Place = Annotated[str | None, Form(max_length=64, description="the jurisdiction 
                                                               "sheet names, e.g. 赣州市")]
 
 
-@router.post("/imports/preview", response_model=Extraction, responses=responses(413))
+# 400: a multipart body the parser cannot read (no boundary, a torn part), as for documents.
+@router.post("/imports/preview", response_model=Extraction, responses=responses(400, 413))
 async def preview_import(principal: CurrentPrincipal, session: SessionDep, sheet: SheetDep,
                          title: Title = None, jurisdiction: Place = None) -> Extraction:
     """What a task list in a spreadsheet would import as, read like a document. Saves nothing."""
@@ -103,7 +103,7 @@ async def preview_import(principal: CurrentPrincipal, session: SessionDep, sheet
              responses={200: {"model": ImportSummary,
                               "description": "already imported (nothing changed), or a revision "
                                              "of a sheet imported before (see changes)"},
-                        **responses(409, 413)})
+                        **responses(400, 409, 413)})
 async def import_sheet(principal: Admin, session: SessionDep, sheet: SheetDep, response: Response,
                        title: Title = None, jurisdiction: Place = None) -> ImportSummary:
     """Import a task list from a spreadsheet: 201 if new; 200 if unchanged or a revision."""
@@ -120,7 +120,7 @@ LedgerPeriod = Annotated[str, Form(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
                                    description="YYYY-MM: the month 本期进展 reports on")]
 
 
-@router.post("/ledger/preview", response_model=LedgerPreview, responses=responses(413))
+@router.post("/ledger/preview", response_model=LedgerPreview, responses=responses(400, 413))
 async def preview_ledger(principal: Admin, request: Request, session: SessionDep,
                          sheet: SheetDep, period: LedgerPeriod) -> LedgerPreview:
     """Every change an edited 台账 would make, and every row it would refuse. Saves nothing."""
@@ -128,7 +128,7 @@ async def preview_ledger(principal: Admin, request: Request, session: SessionDep
                                 sheet.filename)
 
 
-@router.post("/ledger/apply", response_model=LedgerApplied, responses=responses(413))
+@router.post("/ledger/apply", response_model=LedgerApplied, responses=responses(400, 413))
 async def apply_ledger(principal: Admin, request: Request, session: SessionDep, sheet: SheetDep,
                        period: LedgerPeriod) -> LedgerApplied:
     """Apply an edited 台账: deadlines, units and progress, all or nothing; stale rows are skipped."""

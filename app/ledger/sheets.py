@@ -205,7 +205,8 @@ def whole(value: Any) -> int | None:
     if isinstance(value, float):
         return int(value) if value.is_integer() else None
     text = text_of(value).removesuffix("%").strip()
-    return int(text) if text.isdigit() and len(text) <= 9 else None
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    return int(text) if text.isdecimal() and len(text) <= 9 else None
 
 
 def day(value: Any) -> date | None:

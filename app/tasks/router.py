@@ -3,14 +3,13 @@ questions. Each handler makes one service call."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Query, Request, Response
 
 from app.auth.principal import Admin, CurrentPrincipal
 from app.db import SessionDep
-from app.http import AsOf, as_of_or_today
+from app.http import AsOf, Day, as_of_or_today
 from app.models import Role
 from app.pagination import Cursor, Limit, Page
 from app.problems import responses
@@ -42,9 +41,9 @@ async def list_tasks(
     document: int | None = None,
     kind: Literal["task", "project"] | None = None,
     parent: Annotated[int | None, Query(description="list the clauses of this task")] = None,
-    deadline_from: Annotated[date | None, Query(
+    deadline_from: Annotated[Day | None, Query(
         description="with a unit: its effective deadline; else the task's")] = None,
-    deadline_to: date | None = None,
+    deadline_to: Day | None = None,
     overdue: Annotated[bool | None, Query(
         description="with a unit: its own obligation; else any open obligation on the task or "
         "its clauses")] = None,

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.http import Day
 from app.models import AssignmentStatus, Role, TaskStatus
 from app.pagination import Page
 
@@ -154,7 +155,7 @@ class TaskUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     title: str | None = Field(None, min_length=1, max_length=2000)
-    deadline: date | None = Field(None, description="null clears it: the task then has no deadline")
+    deadline: Day | None = Field(None, description="null clears it: the task then has no deadline")
     deadline_text: str | None = Field(None, max_length=64)
 
 

@@ -59,7 +59,7 @@ class UnitCreate(BaseModel):
     name: Text = Field(min_length=1, description="canonical, jurisdiction-qualified: 兴国县潋江镇人民政府")
     short_name: Text | None = Field(None, min_length=1, description="as documents write it; default the name")
     jurisdiction: Place | None = Field(None, description="jurisdiction name or id")
-    is_group: bool = False
+    is_group: bool = Field(False, strict=True)
     aliases: list[Text] = Field(default_factory=list, max_length=50,
                                description="other written forms, valid within the unit's jurisdiction")
 

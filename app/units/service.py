@@ -44,6 +44,14 @@ _BY_ID = Query(select(*_COLUMNS).where(Unit.id == bindparam("unit_id")))
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: a larger number must not reach PostgreSQL
 
 
+def _number(text: str) -> int | None:
+    """The number `text` spells, or None. isdecimal, not isdigit: "²" is a digit int() refuses;
+    and past ten digits it is only "too large" (int() refuses 4,300 digits)."""
+    if not text.isdecimal():
+        return None
+    return int(text) if len(text) <= 10 else MAX_ID + 1
+
+
 def normalise(name: str) -> str:
     return "".join(fold(name).split())
 
@@ -51,10 +59,11 @@ def normalise(name: str) -> str:
 async def jurisdiction_id(session: AsyncSession, ref: str | int | None) -> int | None:
     if ref is None or ref == "":
         return None
-    if str(ref).isdigit() and int(ref) > MAX_ID:
+    number = ref if isinstance(ref, int) else _number(ref)
+    if number is not None and not 0 <= number <= MAX_ID:
         raise NotFound(f"No jurisdiction {ref!r}; list them with GET /api/v1/jurisdictions.")
-    column = Jurisdiction.id if str(ref).isdigit() else Jurisdiction.name
-    value = int(ref) if str(ref).isdigit() else str(ref).strip()
+    column = Jurisdiction.id if number is not None else Jurisdiction.name
+    value = number if number is not None else str(ref).strip()
     found = (await session.execute(select(Jurisdiction.id).where(column == value))).scalar()
     if found is None:
         raise NotFound(f"No jurisdiction {ref!r}; list them with GET /api/v1/jurisdictions.")
@@ -64,7 +73,8 @@ async def jurisdiction_id(session: AsyncSession, ref: str | int | None) -> int |
 def plain_id(ref: str) -> int | None:
     """The id `ref` gives, when it is one that could exist; whether it does is not asked."""
     text = normalise(ref)
-    return int(text) if text.isdigit() and int(text) <= MAX_ID else None
+    number = _number(text)
+    return number if number is not None and number <= MAX_ID else None
 
 
 async def resolve(session: AsyncSession, ref: str, jurisdiction: str | int | None = None) -> UnitRef:
@@ -74,10 +84,10 @@ async def resolve(session: AsyncSession, ref: str, jurisdiction: str | int | Non
     if not text:
         raise UnknownUnit("A unit name or id is required.", suggestions=[])
     scope = await jurisdiction_id(session, jurisdiction)
-    if text.isdigit():
-        if int(text) > MAX_ID:
+    if (number := _number(text)) is not None:
+        if number > MAX_ID:
             raise NotFound(f"No unit with id {text}.")
-        row = await fetch_one(session, _BY_ID, unit_id=int(text))
+        row = await fetch_one(session, _BY_ID, unit_id=number)
         if row is not None and (scope is None or row["jurisdiction_id"] == scope):
             return UnitRef(*row.values())
         raise NotFound(f"No unit with id {text}.")
@@ -147,8 +157,8 @@ async def resolve_many(session: AsyncSession, refs: list[str],
     The rest go through `resolve` one by one; every unknown ref is named in one error."""
     scope = await jurisdiction_id(session, jurisdiction)
     texts = [normalise(r) for r in refs]
-    ids = {int(t) for t in texts if t.isdigit() and int(t) <= MAX_ID}
-    names = {t for t in texts if t and not t.isdigit()}
+    ids = {n for t in texts if (n := _number(t)) is not None and n <= MAX_ID}
+    names = {t for t in texts if t and _number(t) is None}
     by_key: dict[str, set[UnitRef]] = {}
     direct = select(*_COLUMNS).where(or_(Unit.id.in_(ids), Unit.name.in_(names)))
     if scope is not None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from app.http import Day, Month
 from app.models import AssignmentStatus, RequestStatus, Role
 
 UnitRef = Field(None, description="unit id, or name/alias as the documents write it; a unit token "
@@ -21,13 +23,13 @@ class _Body(BaseModel):
 class AssignmentCreate(_Body):
     unit: str = Field(description="unit id, or name/alias as the documents write it")
     role: Role
-    deadline: date | None = Field(None, description="this unit's own deadline (else the task's)")
+    deadline: Day | None = Field(None, description="this unit's own deadline (else the task's)")
     jurisdiction: str | None = Jurisdiction
 
 
 class AssignmentUpdate(_Body):
     role: Role | None = None
-    deadline: date | None = Field(None, description="this unit's own deadline; null clears it. "
+    deadline: Day | None = Field(None, description="this unit's own deadline; null clears it. "
                                                     "It replaces an earlier approved extension.")
 
 
@@ -70,11 +72,22 @@ class Acting(_Body):
     jurisdiction: str | None = Jurisdiction
 
 
+def _storable(values: dict[int, Any] | None) -> dict[int, Any] | None:
+    # The JSON column is written by orjson, which refuses what Python's parser lets through:
+    # a lone surrogate ("\ud800") and an integer past 64 bits.
+    try:
+        orjson.dumps(values, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError as e:
+        raise ValueError(f"a value cannot be stored ({e}); send text or a number") from None
+    return values
+
+
 class ReportCreate(Acting):
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
-    progress: int = Field(ge=0, le=100)
+    period: Month = Field(description="YYYY-MM")
+    # Strict: "50" or true is a client's mistake, not a percentage.
+    progress: int = Field(ge=0, le=100, strict=True)
     summary: str = Field(min_length=1, max_length=20_000)
-    milestone_values: dict[int, Any] | None = Field(
+    milestone_values: Annotated[dict[int, Any] | None, AfterValidator(_storable)] = Field(
         None, description="{milestone id: value reached}, milestones of this task only")
 
 
@@ -100,7 +113,7 @@ class PeriodOut(BaseModel):
 
 
 class ExtensionCreate(Acting):
-    deadline: date = Field(description="the new deadline asked for")
+    deadline: Day = Field(description="the new deadline asked for")
     reason: str = Field(min_length=1, max_length=5_000)
 
 
@@ -119,7 +132,7 @@ class ExtensionOut(BaseModel):
 
 
 class Decision(_Body):
-    approved: bool
+    approved: bool = Field(strict=True)
     comment: str | None = Field(None, max_length=5_000)
 
 
@@ -145,7 +158,7 @@ class CompletionOut(BaseModel):
 
 
 class Verification(_Body):
-    approved: bool
+    approved: bool = Field(strict=True)
     comment: str | None = Field(None, max_length=5_000)
     unit: str | None = Field(None, description="decide this unit's part request instead of the "
                                                "lead's request for the whole task")
