@@ -69,7 +69,8 @@ async def _task(session: AsyncSession, task_id: int | None):
 
 
 async def _named(session: AsyncSession, body: ReminderCreate, task) -> list[tuple[units.UnitRef, None]]:
-    found = await units.resolve_many(session, [body.unit] if body.unit else body.units,
+    # `is not None`: an empty name is the one target given, refused as unknown, not a missing list.
+    found = await units.resolve_many(session, [body.unit] if body.unit is not None else body.units,
                                      body.jurisdiction)
     targets = list({u.id: u for u in found}.values())
     groups = [u.name for u in targets if u.is_group]

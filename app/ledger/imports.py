@@ -149,8 +149,8 @@ async def _place(session: AsyncSession, ref: str | None) -> Place | None:
     if not name:
         return None
     parent = aliased(Jurisdiction)
-    known = Jurisdiction.id == await units.jurisdiction_id(session, name) if name.isdigit() \
-        else Jurisdiction.name == name
+    # An unknown id is this field's mistake (422 below), not a missing resource (404).
+    known = Jurisdiction.id == units.plain_id(name) if name.isdigit() else Jurisdiction.name == name
     found = (await session.execute(
         select(Jurisdiction.name, Jurisdiction.level, parent.name.label("parent"))
         .outerjoin(parent, parent.id == Jurisdiction.parent_id).where(known))).first()
