@@ -75,9 +75,16 @@ async def _http(request: Request, exc: StarletteHTTPException) -> Response:
                    request, dict(exc.headers or {}))
 
 
+# SQLSTATEs of a server that is away rather than a statement that is wrong: class 08 (connection
+# exception), 57P01-57P03 (shutting down, crashed, starting up), 53300 (too many connections).
+# asyncpg's driver raises them as a plain DBAPIError when a new connection is refused.
+_AWAY = ("08", "57P01", "57P02", "57P03", "53300")
+
+
 async def _database(request: Request, exc: Exception) -> Response:
     if isinstance(exc, DBAPIError) and not exc.connection_invalidated \
-            and not isinstance(exc, OperationalError | InterfaceError):
+            and not isinstance(exc, OperationalError | InterfaceError) \
+            and not (getattr(exc.orig, "sqlstate", None) or "").startswith(_AWAY):
         return await _unexpected(request, exc)
     log.warning("database unavailable: %s", type(exc).__name__)
     return problem(503, "database_unavailable", "The database is unavailable",

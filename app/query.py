@@ -21,8 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Executable
 
 # The connection is gone (server restarted or shut down, socket closed), not the statement wrong.
+# InternalClientError too: a pooled connection that received the server's shutdown notice while
+# idle is left mid-protocol ("cannot switch to state 12; another operation (2) is in progress").
 _CONNECTION_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                    asyncpg.exceptions.OperatorInterventionError, OSError)
+                    asyncpg.exceptions.OperatorInterventionError, asyncpg.InternalClientError,
+                    OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +106,17 @@ async def _begin(session: AsyncSession) -> tuple:
         # SQLAlchemy's adapter sends BEGIN with its first statement; this one bypasses it, so
         # it begins the transaction the session will commit or roll back (under the adapter's
         # lock, as the adapter's own statements are).
-        async with adapted._execute_mutex:
-            if adapted._transaction is None:
-                await adapted._start_transaction()
+        try:
+            async with adapted._execute_mutex:
+                if adapted._transaction is None:
+                    await adapted._start_transaction()
+        except adapted.dbapi.Error as exc:
+            # The adapter raises its driver-level error here, which no handler knows: raise
+            # what SQLAlchemy's own BEGIN would, the connection invalidated if it is gone (503).
+            lost = adapted.driver_connection.is_closed()
+            if lost:
+                await connection.invalidate(exc)
+            raise DBAPIError("BEGIN", None, exc, connection_invalidated=lost) from exc
     held = session.info[_HELD] = (session.sync_session.get_transaction(), connection,
                                   adapted.driver_connection)
     return held

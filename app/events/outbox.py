@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Integer, bindparam, insert, literal_column, null, select, union_all
+from sqlalchemy import (
+    Integer,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    null,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import sqljson
@@ -44,6 +54,17 @@ SUBSCRIBERS = sqljson.rows(select(Webhook).where(Webhook.active.is_(True)), Webh
                            id=Webhook.id, events=sqljson.json_value(Webhook.events))
 _EVENT = Query(insert(Event).values({n: bindparam(f"v_{n}") for n in (
     "type", "task_id", "assignment_id", "unit_id", "payload", "created_at")}).returning(Event.id))
+# A task's events are numbered in the order they commit: on PostgreSQL the transaction takes its
+# tasks' advisory locks, held until it ends, just before its events get their ids. Without them
+# two writers on one task could commit their events in the other order than numbered, and the
+# worker, which sends a task's events in id order, sent the later first when it came in between.
+# Taken last (nothing is waited for after them but the commit) and in descending task order
+# (a clause before its parent, as a verification closes them), they close no cycle of waits.
+# SQLite has one writer at a time: its commits come in id order already.
+_ORDER = 0x6576  # the namespace of these advisory locks
+_ORDER_ONE = Query(select(func.pg_advisory_xact_lock(_ORDER, bindparam("task_id", type_=Integer))))
+_ORDER_MANY = text("SELECT count(*) FROM (SELECT pg_advisory_xact_lock(:ns, t) FROM (SELECT "
+                   "DISTINCT unnest(CAST(:ids AS INTEGER[])) AS t ORDER BY t DESC) AS o) AS l")
 
 
 @dataclass(slots=True)
@@ -82,6 +103,7 @@ async def emit_many(session: AsyncSession, events: list[Pending], *,
     exists is skipped (INSERT … ON CONFLICT DO NOTHING), so a racing twin cannot emit it twice."""
     if not events:
         return []
+    await _in_commit_order(session, [e.task_id for e in events])
     tasks, units = await _names(session, events)
     now = utcnow()
     rows = [{"type": e.type, "task_id": e.task_id, "assignment_id": e.assignment_id,
@@ -117,6 +139,7 @@ async def emit_known(session: AsyncSession, type: str, *, task: dict[str, Any],
     called ({id, number, title, document_id} and {id, name, short_name}) and SUBSCRIBERS."""
     now = utcnow()
     data = _plain({"task": task, "unit": unit, "assignment_id": assignment_id, **payload})
+    await _in_commit_order(session, [task["id"]])
     event_id = (await run(session, _EVENT, v_type=type, v_task_id=task["id"],
                           v_assignment_id=assignment_id, v_unit_id=unit["id"], v_payload=data,
                           v_created_at=now))[0]["id"]
@@ -126,6 +149,16 @@ async def emit_known(session: AsyncSession, type: str, *, task: dict[str, Any],
     if deliveries:
         await session.execute(insert(Delivery), deliveries)
     return event_id
+
+
+async def _in_commit_order(session: AsyncSession, task_ids: list[int | None]) -> None:
+    ids = sorted({t for t in task_ids if t is not None}, reverse=True)
+    if not ids or session.bind.dialect.name != "postgresql":
+        return
+    if len(ids) == 1:
+        await run(session, _ORDER_ONE, task_id=ids[0])
+    else:
+        await session.execute(_ORDER_MANY, {"ns": _ORDER, "ids": ids})
 
 
 def wants(subscribed: list[str], type: str) -> bool:

@@ -43,6 +43,9 @@ class Worker:
             headers={"User-Agent": "Duban-Webhooks/1.0"})
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
+        # Outcomes of sent deliveries that a database outage kept from being recorded.
+        self._unrecorded: tuple[list[Row], list[tuple[int | None, str | None]], datetime] | None
+        self._unrecorded = None
 
     async def __aenter__(self) -> Worker:
         return self
@@ -69,7 +72,10 @@ class Worker:
                 if loop.time() >= next_scan:
                     await self.scan_overdue()
                     next_scan = loop.time() + self.settings.overdue_scan_seconds
-                busy = await self.step() >= self.settings.worker_batch_size
+                # Not only a full batch: a round sends at most one delivery per task and
+                # subscriber (the next waits for it), so a backlog on a few tasks would
+                # otherwise drain by one per task per poll interval.
+                busy = await self.step() > 0
             except Exception:  # a database outage must not end delivery for the process' life
                 log.exception("events worker round failed; trying again")
             if not busy:
@@ -79,11 +85,18 @@ class Worker:
     async def step(self, now: datetime | None = None) -> int:
         """Claim up to a batch of due deliveries, send them, record the outcomes. Returns how
         many were attempted. `now` simulates the clock (tests); default the real one."""
+        if self._unrecorded is not None:
+            # Recorded before anything is claimed again: forgotten, the sent deliveries would be
+            # sent twice once their lease ran out, and hold their tasks' later events till then.
+            await self._record(*self._unrecorded)
+            self._unrecorded = None
         claimed = await self._claim(now or utcnow())
         if not claimed:
             return 0
         outcomes = await asyncio.gather(*(self._send(c) for c in claimed))
-        await self._record(claimed, outcomes, now or utcnow())
+        self._unrecorded = (claimed, outcomes, now or utcnow())
+        await self._record(*self._unrecorded)
+        self._unrecorded = None
         return len(claimed)
 
     async def drain(self, now: datetime | None = None, rounds: int = 1000) -> int:

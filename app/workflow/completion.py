@@ -139,8 +139,11 @@ async def _nothing_pending(session: AsyncSession, task: Row, named: bool) -> Inv
 
 async def _close_open(session: AsyncSession, principal: Principal, task_id: int, now) -> list[int]:
     """The lead's request approved: every open obligation of the task closes with it."""
+    # Locked as they are read (FOR NO KEY UPDATE, as the UPDATE below): a report that moved
+    # one meanwhile is waited for, so the audit's before is the state the update changes.
     before = {r.id: r for r in (await session.execute(select(*tr.COLUMNS).where(
-        Assignment.task_id == task_id, Assignment.is_open.is_(True)))).all()}
+        Assignment.task_id == task_id, Assignment.is_open.is_(True))
+        .with_for_update(key_share=True))).all()}
     if not before:
         return []
     rows = (await session.execute(

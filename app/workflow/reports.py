@@ -95,7 +95,7 @@ async def file(session: AsyncSession, principal: Principal, task_id: int, body: 
                                tr.as_row(state) if state is not None else None)
     values = await _milestone_values(session, task_id, body.milestone_values)
     await _check_open(session, state, body.period, due_day)
-    obligation = await _advance(session, current, body, if_match)
+    held, obligation = await _advance(session, current, body, if_match)
     fields = {"r_progress": body.progress, "r_summary": body.summary, "r_milestone_values": values}
     for _ in range(_ATTEMPTS):
         now = utcnow()
@@ -114,7 +114,7 @@ async def file(session: AsyncSession, principal: Principal, task_id: int, body: 
     await audit.record(
         session, principal, "report.corrected" if before else "report.created", "report",
         created["id"], task_id=task_id, unit_id=unit_id,
-        before={"report": _content(before) if before else None, "assignment": tr.snapshot(current)},
+        before={"report": _content(before) if before else None, "assignment": tr.snapshot(held)},
         after={"report": _content(created), "assignment": tr.snapshot(obligation)})
     await outbox.emit_known(
         session, "report.submitted", assignment_id=current.id,
@@ -128,12 +128,13 @@ async def file(session: AsyncSession, principal: Principal, task_id: int, body: 
 
 
 async def _advance(session: AsyncSession, current: Any, body: ReportCreate,
-                   if_match: str | None) -> Any:
+                   if_match: str | None) -> tuple[Any, Any]:
+    """(the obligation as the step found it, as it left it)."""
     # last_period only grows, so a month older than the one read stays older.
     if current.last_period is not None and body.period < current.last_period \
             and tr.target("report", current) is current.status:
         check_if_match(if_match, tr.tag(current))
-        return current  # a correction of an older month changes nothing on the obligation
+        return current, current  # a correction of an older month changes nothing on it
     return await tr.move_by(session, current, "report", _ADVANCE, if_match=if_match,
                             period=body.period, progress=body.progress)
 

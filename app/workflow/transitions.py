@@ -145,7 +145,11 @@ async def lock(session: AsyncSession, table: Any, *where: Any) -> None:
     """Hold the rows until commit, so that a check followed by an insert cannot race: every
     read after this sees what concurrent requests committed."""
     if session.bind.dialect.name == "postgresql":
-        await session.execute(select(table.id).where(*where).with_for_update())
+        # FOR NO KEY UPDATE, the lock an UPDATE takes: lockers still wait for each other, but a
+        # report inserted meanwhile (its foreign key takes KEY SHARE on the task) does not. With
+        # FOR UPDATE, a report holding its obligation and a verification holding the task and
+        # wanting that obligation deadlocked (500).
+        await session.execute(select(table.id).where(*where).with_for_update(key_share=True))
     else:
         # SQLite locks the whole database at a transaction's first write: a no-op write takes it.
         await session.execute(update(table).where(*where).values(version=table.version))
@@ -172,11 +176,11 @@ async def move(session: AsyncSession, principal: Principal, current: Row, action
                     version=current.version + 1, updated_at=utcnow(), **values)
             .returning(*COLUMNS))).first()
 
-    row = await _compare_and_set(session, current, action, if_match, write)
+    before, row = await _compare_and_set(session, current, action, if_match, write)
     if record:
         await audit.record(session, principal, record, "assignment", row.id,
                            task_id=row.task_id, unit_id=row.unit_id,
-                           before=snapshot(current), after=snapshot(row))
+                           before=snapshot(before), after=snapshot(row))
     return row
 
 
@@ -197,8 +201,9 @@ def step(action: str, **values: Any) -> Query:
 
 
 async def move_by(session: AsyncSession, current: Any, action: str, prebuilt: Query, *,
-                  if_match: str | None = None, **params: Any) -> Any:
-    """`move` by the statement `step(action, …)` built; `params` fill its values."""
+                  if_match: str | None = None, **params: Any) -> tuple[Any, Any]:
+    """`move` by the statement `step(action, …)` built; `params` fill its values. Returns the
+    obligation as the write found it (for the audit's before) and as it left it."""
 
     async def write(current: Any, to: S) -> Any:
         deadline = obligations.effective(current.extended_to, current.own_deadline,
@@ -211,12 +216,14 @@ async def move_by(session: AsyncSession, current: Any, action: str, prebuilt: Qu
 
 
 async def _compare_and_set(session: AsyncSession, current: Any, action: str, if_match: str | None,
-                           write: Callable[[Any, S], Awaitable[Any]]) -> Any:
+                           write: Callable[[Any, S], Awaitable[Any]]) -> tuple[Any, Any]:
+    """(the row the write applied to, the row it made). After a lost race that is the row read
+    again, not the caller's: an audit entry must not say the change began from a stale state."""
     for _ in range(_ATTEMPTS):
         check_if_match(if_match, tag(current))
         row = await write(current, target(action, current))
         if row is not None:
-            return row
+            return current, row
         current = await by_id(session, current.id)
     raise Conflict("The obligation kept changing while this request ran; send it again.")
 
