@@ -14,6 +14,7 @@ import tempfile
 import threading
 
 from anyio import to_thread
+from openpyxl import Workbook
 from rustpy_xlsxwriter import Format, write_worksheet
 
 _END = object()
@@ -35,17 +36,25 @@ class BookWriter:
         self._thread = threading.Thread(target=self._write, daemon=True)
         self._thread.start()
 
-    def _records(self):
+    def _records(self, batch: list[tuple]):
         headers = self.headers
-        while (batch := self._batches.get()) is not _END:
+        while batch is not _END:
             for values in batch:
                 yield dict(zip(headers, values, strict=True))
             self.written += len(batch)
+            batch = self._batches.get()
         self._ended = True
 
     def _write(self) -> None:
         try:
-            write_worksheet(self._records(), self.path, sheet_name="台账", freeze_row=1,
+            first = self._batches.get()
+            if first is _END:
+                # The Rust writer takes its header from the first record: with none, the sheet
+                # would have no header row, and an empty ledger must still name its columns.
+                self._ended = True
+                self._headers_only()
+                return
+            write_worksheet(self._records(first), self.path, sheet_name="台账", freeze_row=1,
                             bold_headers=True, autofilter=True, column_widths=self._widths,
                             column_formats=self._formats,
                             header_format=Format().set_bold().set_background_color("#D9E1F2")
@@ -54,6 +63,12 @@ class BookWriter:
             self._error = error
             while not self._ended:  # drain, so that a blocked producer can finish
                 self._ended = self._batches.get() is _END
+
+    def _headers_only(self) -> None:
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("台账")
+        sheet.append(self.headers)
+        book.save(self.path)
 
     async def send(self, rows: list[tuple]) -> None:
         if self._error is not None:

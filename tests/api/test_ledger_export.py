@@ -177,6 +177,15 @@ class TestWhoSeesWhat:
         assert records(await sheet(client, jurisdiction="兴国县")) == rows
         assert len(records(await sheet(client, jurisdiction="明溪市"))) == 10
 
+    async def test_a_ledger_with_no_rows_still_names_its_columns(self, flow, client):
+        idle = await client.post(f"{API}/units", headers=ADMIN, json={"name": "赣州市档案馆"})
+        assert idle.status_code == 201, idle.text  # a unit no document names yet
+        empty = await sheet(client, unit="赣州市档案馆")
+        assert list(empty.iter_rows(values_only=True)) == [HEADERS]
+        text = (await client.get(f"{API}/dispatch/2025-07/ledger.csv", headers=ADMIN,
+                                 params={"unit": "赣州市档案馆"})).text
+        assert text.lstrip("\ufeff").splitlines() == [",".join(HEADERS)]
+
     async def test_an_unknown_document_is_404_and_a_bad_period_is_422(self, flow, client):
         missing = await client.get(f"{API}/dispatch/2025-07/ledger.xlsx", headers=ADMIN,
                                    params={"document": 9999})
