@@ -84,8 +84,7 @@ async def fetch(session: AsyncSession, query: Query, **params: Any) -> Sequence[
         # holds two connections at once, so a full pool cannot deadlock on itself.
         return await run(session, query, **params)
     async with engine.connect() as connection:
-        driver = (await connection.get_raw_connection()).driver_connection
-        return await _on_driver(connection, driver, query, params)
+        return await _on_driver(connection, _raw(connection).driver_connection, query, params)
 
 
 async def run(session: AsyncSession, query: Query, **params: Any) -> Sequence[Mapping[str, Any]]:
@@ -99,9 +98,15 @@ async def run(session: AsyncSession, query: Query, **params: Any) -> Sequence[Ma
     return await _on_driver(held[1], held[2], query, params)
 
 
+def _raw(connection: AsyncConnection) -> Any:
+    # The pooled connection of an AsyncConnection already started: get_raw_connection() reads
+    # the same attribute through a greenlet switch, which is all it adds.
+    return connection.sync_connection.connection
+
+
 async def _begin(session: AsyncSession) -> tuple:
     connection = await session.connection()
-    adapted = (await connection.get_raw_connection()).dbapi_connection
+    adapted = _raw(connection).dbapi_connection
     if adapted._transaction is None:
         # SQLAlchemy's adapter sends BEGIN with its first statement; this one bypasses it, so
         # it begins the transaction the session will commit or roll back (under the adapter's
