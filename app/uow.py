@@ -21,13 +21,13 @@ from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.principal import current_principal
+from app.auth.principal import TOKEN_COLUMNS, TOKEN_OF, bearer_digest, current_principal, found_with
 from app.errors import IdempotencyInFlight, IdempotencyKeyReused, InvalidInput
-from app.models import IdempotencyRecord, utcnow
+from app.models import ApiToken, IdempotencyRecord, utcnow
 from app.problems import MEDIA_TYPE, problem
 from app.query import Query, run, run_one
 
@@ -36,6 +36,14 @@ _REPLAYED_HEADERS = ("content-type", "location", "etag")
 _I = IdempotencyRecord.__table__
 _STORED = Query(select(_I.c.request_hash, _I.c.status_code, _I.c.body, _I.c.headers)
                 .where(_I.c.scope == bindparam("scope"), _I.c.key == bindparam("key")))
+# The same lookup and, in the same round trip, the caller's token (a row even when neither is
+# found): a keyed write, the hot path of every script and phone, asks the database once less.
+_ONE = select(literal_column("1").label("one")).subquery("one")
+_STORED_AND_TOKEN = Query(
+    select(_I.c.request_hash, _I.c.status_code, _I.c.body, _I.c.headers, *TOKEN_COLUMNS)
+    .select_from(_ONE.outerjoin(_I, (_I.c.scope == bindparam("scope"))
+                                & (_I.c.key == bindparam("key")))
+                 .outerjoin(ApiToken.__table__, TOKEN_OF)))
 _STORE = Query(insert(IdempotencyRecord).values(
     {c: bindparam(f"v_{c}") for c in ("scope", "key", "request_hash", "status_code", "body",
                                       "headers", "created_at")}).inline())
@@ -180,7 +188,13 @@ async def _idempotent(request: Request, session: AsyncSession,
     digest = hashlib.sha256(b"\n".join(
         [request.method.encode(), request.url.path.encode(), request.url.query.encode(), body]
     )).hexdigest()
-    found = await _stored(session, scope, key)
+    token = bearer_digest(request)
+    if token is None:
+        found = await _stored(session, scope, key)
+    else:
+        row = await run_one(session, _STORED_AND_TOKEN, scope=scope, key=key, digest=token)
+        found_with(request, row)
+        found = row if row["request_hash"] is not None else None
     if found is not None:
         # A replay skips the route and its token check: a token revoked since gets 401, not
         # the answer stored for it.

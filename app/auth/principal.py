@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import bindparam, select
@@ -40,15 +41,36 @@ class Principal:
         return self.unit_id is None or self.unit_id == unit_id
 
 
-_TOKEN = Query(select(ApiToken.id, ApiToken.role, ApiToken.unit_id)
-               .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None)))
+_T = ApiToken.__table__
+# The token behind a digest: a condition other statements can join on (see found_with).
+TOKEN_OF = (_T.c.token_hash == bindparam("digest")) & _T.c.revoked_at.is_(None)
+TOKEN_COLUMNS = (_T.c.id.label("token_id"), _T.c.role.label("token_role"),
+                 _T.c.unit_id.label("token_unit_id"))
+_TOKEN = Query(select(ApiToken.id, ApiToken.role, ApiToken.unit_id).where(TOKEN_OF))
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def bearer_digest(request: Request) -> str | None:
+    """The digest of the request's bearer token, as the token table keeps it."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return hash_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+
+
+def found_with(request: Request, row: Mapping[str, Any]) -> None:
+    """The caller's token row, read by a statement the request ran anyway (the Idempotency-Key
+    lookup): current_principal takes it instead of asking again. For this request only."""
+    if row["token_id"] is not None:
+        request.state.principal = Principal(TokenRole(row["token_role"]), row["token_unit_id"],
+                                            row["token_id"])
+
+
 async def current_principal(request: Request, session: SessionDep) -> Principal:
+    known = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

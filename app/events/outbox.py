@@ -63,6 +63,14 @@ _EVENT = Query(insert(Event).values({n: bindparam(f"v_{n}") for n in (
 # SQLite has one writer at a time: its commits come in id order already.
 _ORDER = 0x6576  # the namespace of these advisory locks
 _ORDER_ONE = Query(select(func.pg_advisory_xact_lock(_ORDER, bindparam("task_id", type_=Integer))))
+_COLUMNS = ("type", "task_id", "assignment_id", "unit_id", "payload", "created_at")
+# One event with its task's lock, in one round trip: the lock is taken as the row it is inserted
+# from is made, before the row's id is drawn.
+_HELD = select(func.pg_advisory_xact_lock(_ORDER, bindparam("v_task_id", type_=Integer))
+               .label("held")).cte("held")
+_EVENT_IN_ORDER = Query(insert(Event).from_select(list(_COLUMNS), select(
+    *(bindparam(f"v_{n}", type_=Event.__table__.c[n].type) for n in _COLUMNS))
+    .select_from(_HELD)).returning(Event.id))
 _ORDER_MANY = text("SELECT count(*) FROM (SELECT pg_advisory_xact_lock(:ns, t) FROM (SELECT "
                    "DISTINCT unnest(CAST(:ids AS INTEGER[])) AS t ORDER BY t DESC) AS o) AS l")
 
@@ -139,8 +147,8 @@ async def emit_known(session: AsyncSession, type: str, *, task: dict[str, Any],
     called ({id, number, title, document_id} and {id, name, short_name}) and SUBSCRIBERS."""
     now = utcnow()
     data = _plain({"task": task, "unit": unit, "assignment_id": assignment_id, **payload})
-    await _in_commit_order(session, [task["id"]])
-    event_id = (await run(session, _EVENT, v_type=type, v_task_id=task["id"],
+    ordered = _EVENT_IN_ORDER if session.bind.dialect.name == "postgresql" else _EVENT
+    event_id = (await run(session, ordered, v_type=type, v_task_id=task["id"],
                           v_assignment_id=assignment_id, v_unit_id=unit["id"], v_payload=data,
                           v_created_at=now))[0]["id"]
     deliveries = [{"event_id": event_id, "webhook_id": h["id"], "task_id": task["id"],
