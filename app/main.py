@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,17 @@ carry an `ETag` and honour `If-Match`. Lists answer `{"items": [...], "next_curs
 """
 
 
+def _settle_garbage_collector() -> None:
+    # What is alive once the app is built (the framework, the models, the compiled statements:
+    # some 200k objects) lives as long as the process. Left to the collector, every full
+    # collection walks them all: a pause of tens of milliseconds that was the service's p99
+    # (a task view at scale M, c16: p99 92 ms -> 17 ms frozen). A larger first generation
+    # collects the requests' short-lived objects less often (+2-5 % throughput, same memory).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -40,7 +52,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         if worker is not None:
             worker.start()
         app.state.worker = worker
+        _settle_garbage_collector()
         yield
+        gc.unfreeze()  # an app stopped in a process that goes on (tests) is collected again
         if worker is not None:
             await worker.stop()
         if database is None:
