@@ -14,11 +14,12 @@ from app.auth.principal import Admin, CurrentPrincipal, Principal
 from app.db import SessionDep
 from app.documents.schemas import ImportSummary
 from app.extraction.models import Extraction
-from app.http import Day, today
+from app.http import PERIOD, Day, today
 from app.ledger import export, imports, update
 from app.ledger.schemas import LedgerApplied, LedgerPreview
 from app.problems import responses
 from app.routing import api_router
+from app.uow import MAX_ID
 
 router = api_router(tags=["ledger"])
 
@@ -28,7 +29,7 @@ UnitRef = Annotated[str | None, Query(max_length=128, description="unit id, or n
                                       "documents write it; a unit token gets its own rows only")]
 JurisdictionRef = Annotated[str | None, Query(max_length=64, description="jurisdiction name or "
                                               "id: resolves `unit`; without one, keeps its units")]
-DocumentRef = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="document id")]
+DocumentRef = Annotated[int | None, Query(ge=1, le=MAX_ID, description="document id")]
 AsOf = Annotated[Day | None, Query(description="the day overdue and lights are judged on "
                                                 "(YYYY-MM-DD); default today, or the period's "
                                                 "last day once it has ended")]
@@ -116,7 +117,7 @@ async def import_sheet(principal: Admin, session: SessionDep, sheet: SheetDep, r
     return result
 
 
-LedgerPeriod = Annotated[str, Form(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+LedgerPeriod = Annotated[str, Form(pattern=PERIOD.pattern,
                                    description="YYYY-MM: the month 本期进展 reports on")]
 
 

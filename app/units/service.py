@@ -28,6 +28,7 @@ from app.units.schemas import (
     UnitDetail,
     UnitPublic,
 )
+from app.uow import MAX_ID  # ids are INTEGER columns: a larger number must not reach PostgreSQL
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,6 @@ class UnitRef:
 
 _COLUMNS = (Unit.id, Unit.name, Unit.short_name, Unit.jurisdiction_id, Unit.is_group)
 _BY_ID = Query(select(*_COLUMNS).where(Unit.id == bindparam("unit_id")))
-MAX_ID = 2**31 - 1  # ids are INTEGER columns: a larger number must not reach PostgreSQL
 
 
 def _number(text: str) -> int | None:
