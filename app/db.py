@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import asyncpg
 import orjson
 from fastapi import Depends, Request
-from sqlalchemy import event, text
+from sqlalchemy import URL, event, make_url, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -19,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import Settings
+from app.query import READERS
+from app.readpool import ReadPool
 
 
 def _dumps(value: Any) -> str:
@@ -34,6 +37,7 @@ class Database:
     def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.readers: ReadPool | None = None
         if self.is_sqlite:
             _ensure_folder(url)
             self.engine: AsyncEngine = create_async_engine(
@@ -49,16 +53,23 @@ class Database:
             # size a request waits for a free connection instead.
             self.engine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False,
-                connect_args={"server_settings": {"timezone": "UTC"}}, **_JSON)
+                connect_args={"server_settings": _SERVER}, **_JSON)
+            # Statements outside transactions (app/query.py) have connections of their own.
+            driver_url = make_url(url).set(drivername="postgresql")
+            self.readers = ReadPool(lambda: _connect(driver_url), pool_size)
+        # Sessions find the readers through their info (fetch in app/query.py); a snapshot's
+        # reads must stay inside its transaction, so it has none.
+        shared = {"info": {READERS: self.readers}} if self.readers is not None else {}
         # On PostgreSQL reads run without a transaction: no BEGIN and no ROLLBACK round trips
         # around them. (SQLite's reads are local calls, and its BEGIN recipe above must hold.)
         reader = self.engine if self.is_sqlite else \
             self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self.sessions = async_sessionmaker(reader, expire_on_commit=False, autoflush=False)
+        self.sessions = async_sessionmaker(reader, expire_on_commit=False, autoflush=False, **shared)
         # A write takes SQLite's write lock when it begins (waiting its turn under the busy
         # timeout), so two writers never both read and then collide at their first write.
         writer = self.engine.execution_options(sqlite_immediate=True)
-        self.write_sessions = async_sessionmaker(writer, expire_on_commit=False, autoflush=False)
+        self.write_sessions = async_sessionmaker(writer, expire_on_commit=False, autoflush=False,
+                                                 **shared)
         # A long read (an export) sees one state of the database throughout, and takes no lock.
         snapshot = self.engine if self.is_sqlite else \
             self.engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
@@ -87,7 +98,21 @@ class Database:
             return False
 
     async def dispose(self) -> None:
+        if self.readers is not None:
+            await self.readers.close()
         await self.engine.dispose()
+
+
+_SERVER = {"timezone": "UTC"}
+
+
+async def _connect(url: URL) -> asyncpg.Connection:
+    conn = await asyncpg.connect(url.render_as_string(hide_password=False), server_settings=_SERVER)
+    # JSON as SQLAlchemy's own connections read and write it: bound as text its JSON types made,
+    # read through orjson.
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(kind, schema="pg_catalog", encoder=str, decoder=orjson.loads)
+    return conn
 
 
 def _ensure_folder(url: str) -> None:

@@ -3,10 +3,10 @@
 A read that serves every phone and dashboard poll (a task, an overdue page, who a token is), and
 each statement of a hot write (a monthly report), costs more in SQLAlchemy's per-execution
 machinery than in PostgreSQL. A `Query` compiles its statement once per dialect. `fetch` runs it
-on the asyncpg connection underneath SQLAlchemy's pool (same pool, same connections), or inside
-the request's transaction when one is open; `run` always runs it inside the request's
-transaction, beginning it if need be, so writes go there. On SQLite both go through the session,
-where the database is a local call. Rows come back as mappings on both: `row["column"]`.
+outside any transaction on a plain driver connection (app/readpool.py), or inside the request's
+transaction when one is open; `run` always runs it inside the request's transaction, beginning
+it if need be, so writes go there. On SQLite both go through the session, where the database is
+a local call. Rows come back as mappings on both: `row["column"]`.
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Executable
 
-# The connection is gone (server restarted or shut down, socket closed), not the statement wrong.
-# InternalClientError too: a pooled connection that received the server's shutdown notice while
-# idle is left mid-protocol ("cannot switch to state 12; another operation (2) is in progress").
-_CONNECTION_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                    asyncpg.exceptions.OperatorInterventionError, asyncpg.InternalClientError,
-                    OSError)
+from app.readpool import CONNECTION_LOST
+
+# Where a session finds the plain connections of app/readpool.py (PostgreSQL only).
+READERS = "query.readers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +76,20 @@ def check(compiled: _Compiled, params: Mapping[str, Any]) -> None:
 
 
 async def fetch(session: AsyncSession, query: Query, **params: Any) -> Sequence[Mapping[str, Any]]:
-    engine = session.bind
-    if engine.dialect.name == "sqlite" or session.in_transaction():
-        # Inside a transaction the read sees what the transaction wrote; and a request never
-        # holds two connections at once, so a full pool cannot deadlock on itself.
+    readers = session.info.get(READERS)
+    if readers is None or session.in_transaction():
+        # Inside a transaction the read sees what the transaction wrote.
         return await run(session, query, **params)
-    async with engine.connect() as connection:
-        return await _on_driver(connection, _raw(connection).driver_connection, query, params)
+    dialect = session.bind.dialect
+    arguments = query.arguments(dialect, params)
+    sql = query.compiled(dialect).sql
+    try:
+        async with readers.connection() as driver:
+            return await driver.fetch(sql, *arguments)
+    except CONNECTION_LOST as exc:
+        raise DBAPIError(sql, None, exc, connection_invalidated=True) from exc
+    except asyncpg.PostgresError as exc:
+        raise _translated(dialect, sql, arguments, exc) from exc
 
 
 async def run(session: AsyncSession, query: Query, **params: Any) -> Sequence[Mapping[str, Any]]:
@@ -147,24 +152,23 @@ async def _on_driver(connection: AsyncConnection, driver: Any, query: Query,
     sql = query.compiled(connection.dialect).sql
     try:
         return await driver.fetch(sql, *arguments)
-    except _CONNECTION_LOST as exc:
+    except CONNECTION_LOST as exc:
         # SQLAlchemy never saw this error: tell its pool the connection is gone, and
         # raise what its own path would have raised (rendered 503 by app/problems.py).
         await connection.invalidate(exc)
         raise DBAPIError(sql, None, exc, connection_invalidated=True) from exc
     except asyncpg.PostgresError as exc:
-        # The exception SQLAlchemy's path raises (IntegrityError for a unique violation, …),
-        # so callers catch one kind whichever path ran.
-        raise _translated(connection, sql, arguments, exc) from exc
+        raise _translated(connection.dialect, sql, arguments, exc) from exc
 
 
-def _translated(connection: AsyncConnection, sql: str, arguments: list[Any],
-                exc: Exception) -> Exception:
-    dbapi = connection.dialect.loaded_dbapi
+def _translated(dialect: Any, sql: str, arguments: list[Any], exc: Exception) -> Exception:
+    """The exception SQLAlchemy's path raises (IntegrityError for a unique violation, …), so
+    callers catch one kind whichever path ran."""
+    dbapi = dialect.loaded_dbapi
     for kind in type(exc).__mro__:
         if kind in dbapi._asyncpg_error_translate:
             orig = dbapi._asyncpg_error_translate[kind](exc.args[0] if exc.args else str(exc), exc)
-            return DBAPIError.instance(sql, arguments, orig, dbapi.Error, dialect=connection.dialect)
+            return DBAPIError.instance(sql, arguments, orig, dbapi.Error, dialect=dialect)
     return exc
 
 
