@@ -20,10 +20,19 @@ _ONE = Query(insert(AuditEntry).values({n: bindparam(f"v_{n}") for n in _NAMES})
 async def record(session: AsyncSession, principal: Principal | None, action: str, entity: str,
                  entity_id: int | None, *, task_id: int | None = None, unit_id: int | None = None,
                  before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> None:
-    await run(session, _ONE, v_at=utcnow(), v_actor=principal.actor if principal else "system",
-              v_actor_unit_id=principal.unit_id if principal else None, v_action=action,
-              v_entity=entity, v_entity_id=entity_id, v_task_id=task_id, v_unit_id=unit_id,
-              v_before=_plain(before), v_after=_plain(after))
+    values = entry(principal, action, entity, entity_id, task_id=task_id, unit_id=unit_id,
+                   before=before, after=after)
+    await run(session, _ONE, **{f"v_{k}": v for k, v in values.items()})
+
+
+def entry(principal: Principal | None, action: str, entity: str, entity_id: int | None, *,
+          task_id: int | None = None, unit_id: int | None = None,
+          before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The row `record` writes, for a write staged in a batch (app/batch.py)."""
+    return {"at": utcnow(), "actor": principal.actor if principal else "system",
+            "actor_unit_id": principal.unit_id if principal else None, "action": action,
+            "entity": entity, "entity_id": entity_id, "task_id": task_id, "unit_id": unit_id,
+            "before": _plain(before), "after": _plain(after)}
 
 
 async def record_many(session: AsyncSession, principal: Principal | None, action: str, entity: str,

@@ -34,7 +34,11 @@ class Settings(BaseSettings):
     dispatch_due_soon_days: int = Field(default=30, ge=0, le=366)
     dispatch_yellow_days: int = Field(default=14, ge=0, le=366)
     dispatch_lag_margin: int = Field(default=20, ge=0, le=100)
-    db_pool_size: int = Field(default=20, ge=1, le=200)
+    db_pool_size: int = Field(default=20, ge=1, le=200, description="connections for transactions, "
+                              "and as many again for single statements (app/readpool.py)")
+    telemetry: bool = Field(default=False, description="FastAPI's OpenTelemetry spans, metrics and "
+                            "logs, for a deployment that configures a provider; off, a request "
+                            "does not look for one")
     duban_host: str = Field(default="127.0.0.1", description="address `python -m app.serve` binds")
     duban_port: int = Field(default=8000, ge=1, le=65535)
     # Webhook delivery (app/events/worker.py). Retry n waits base * 2**(n-1), capped, minus

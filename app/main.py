@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from app import health, problems
 from app.auth import router as auth_router
+from app.auth.principal import TokenCache
 from app.config import Settings, get_settings
 from app.db import Database
 from app.dispatch import router as dispatch_router
@@ -60,9 +61,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         if database is None:
             await app.state.db.dispose()
 
-    app = FastAPI(title="Duban", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    off = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+    app = FastAPI(title="Duban", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
+                  telemetry=None if settings.telemetry else off)
     app.state.settings = settings
     app.state.db = database or Database.from_settings(settings)
+    app.state.tokens = TokenCache()
     problems.install(app)
     app.add_middleware(BodyLimit, json_limit=settings.max_json_bytes,
                        upload_limit=settings.max_document_bytes)

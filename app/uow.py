@@ -1,10 +1,13 @@
 """The one place a transaction ends, and the one place Idempotency-Key is honoured.
 
 Every route runs inside `UnitOfWorkRoute`: it opens the request's session, runs the handler,
-and commits only when a write answered 2xx. A POST with an Idempotency-Key stores its answer
-in the same transaction as its change, so a retry either finds the stored answer or finds
-nothing changed; two racing requests with one key collide on a unique constraint and the
-loser replays the winner's answer.
+and commits only when a write answered 2xx. A hot write may instead stage its writes as a
+Batch (app/batch.py, through `settle`): the unit of work applies it, with the request's receipt
+and its token's check, as one statement on PostgreSQL, and runs the handler again on fresh
+reads when a guard of the batch no longer holds. A POST with an Idempotency-Key stores its
+answer (the receipt) in the same transaction as its change, so a retry either finds the stored
+answer or finds nothing changed; two requests with one key collide on a unique constraint, and
+the loser, its own change rolled back, replays the winner's answer.
 """
 
 from __future__ import annotations
@@ -16,56 +19,71 @@ from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, get_args
 
-from fastapi import Request, Response, params
+from fastapi import HTTPException, Request, Response, params
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import bindparam, insert, literal_column, select
+from sqlalchemy import bindparam, exists, insert, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.principal import TOKEN_COLUMNS, TOKEN_OF, bearer_digest, current_principal, found_with
-from app.errors import IdempotencyInFlight, IdempotencyKeyReused, InvalidInput
-from app.models import ApiToken, IdempotencyRecord, utcnow
+from app.auth.principal import TOKEN_ROW, confirm, unconfirmed
+from app.batch import Batch, Stale
+from app.errors import (
+    Conflict,
+    DomainError,
+    IdempotencyInFlight,
+    IdempotencyKeyReused,
+    InvalidInput,
+    Unauthorized,
+)
+from app.models import IdempotencyRecord, utcnow
 from app.problems import MEDIA_TYPE, problem
-from app.query import Query, run, run_one
+from app.query import Query, fetch_one, run
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _REPLAYED_HEADERS = ("content-type", "location", "etag")
+_ATTEMPTS = 3
 _I = IdempotencyRecord.__table__
+_RECEIPT = ("scope", "key", "request_hash", "status_code", "body", "headers", "created_at")
 _STORED = Query(select(_I.c.request_hash, _I.c.status_code, _I.c.body, _I.c.headers)
                 .where(_I.c.scope == bindparam("scope"), _I.c.key == bindparam("key")))
-# The same lookup and, in the same round trip, the caller's token (a row even when neither is
-# found): a keyed write, the hot path of every script and phone, asks the database once less.
-_ONE = select(literal_column("1").label("one")).subquery("one")
-_STORED_AND_TOKEN = Query(
-    select(_I.c.request_hash, _I.c.status_code, _I.c.body, _I.c.headers, *TOKEN_COLUMNS)
-    .select_from(_ONE.outerjoin(_I, (_I.c.scope == bindparam("scope"))
-                                & (_I.c.key == bindparam("key")))
-                 .outerjoin(ApiToken.__table__, TOKEN_OF)))
-_STORE = Query(insert(IdempotencyRecord).values(
-    {c: bindparam(f"v_{c}") for c in ("scope", "key", "request_hash", "status_code", "body",
-                                      "headers", "created_at")}).inline())
+_STORE = Query(insert(IdempotencyRecord).values({c: bindparam(c) for c in _RECEIPT}).inline())
+# A staged write's first guard: its key not used yet. A retry then writes nothing at all (not
+# even a sequence value) before it replays; a twin still in flight meets the unique constraint.
+_UNUSED = select(literal_column("1")).where(~exists().where(
+    _I.c.scope == bindparam("scope"), _I.c.key == bindparam("key")))
+# Errors that are answers (4xx and the like): the caller's token is checked before one is sent.
+_ANSWERS = (DomainError, RequestValidationError, HTTPException)
 
 
 class Work:
-    """The request's session, made when first asked for: a read served by app/query.py never
-    needs one, and making and closing one costs as much as the rest of the framework."""
+    """The request's session, made when first asked for (a read served by app/query.py never
+    needs one, and making and closing one costs as much as the rest of the framework), and the
+    batch a handler staged for it to apply."""
 
-    __slots__ = ("_make", "_session")
+    __slots__ = ("_make", "_session", "write", "staged")
 
-    def __init__(self, make: Callable[[], AsyncSession]) -> None:
-        self._make, self._session = make, None
+    def __init__(self, make: Callable[[], AsyncSession], write: bool) -> None:
+        self._make, self._session, self.write = make, None, write
+        self.staged: Batch | None = None
 
     @property
     def session(self) -> AsyncSession:
         if self._session is None:
             self._session = self._make()
+            self._session.info[_WORK] = self
         return self._session
 
+    def can_stage(self, session: AsyncSession) -> bool:
+        # Only a write that has written nothing yet: one begun in a transaction ends in it.
+        return self.write and self.staged is None and not session.in_transaction() \
+            and session.bind.dialect.name == "postgresql"
+
     async def rollback(self) -> None:
-        if self._session is not None:
+        self.staged = None
+        if self._session is not None and self._session.in_transaction():
             await self._session.rollback()
 
     async def close(self) -> None:
@@ -74,6 +92,19 @@ class Work:
             # Shielded, as `async with session` does: a client that hangs up mid-close must
             # not leave the connection out of the pool.
             await asyncio.shield(self._session.close())
+
+
+_WORK = "uow.work"
+
+
+async def settle(session: AsyncSession, batch: Batch) -> None:
+    """Apply `batch` in the session's transaction now, or, for a write that has written nothing
+    yet, leave it to the request's unit of work to apply in one statement with its receipt."""
+    work: Work | None = session.info.get(_WORK)
+    if work is not None and work.can_stage(session):
+        work.staged = batch
+    else:
+        await batch.apply(session)
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -85,23 +116,82 @@ class UnitOfWorkRoute(APIRoute):
             await _refuse_nul(request)
             _ids_in_range(request, numbers)
             db, write = request.app.state.db, request.method in WRITES
-            work = request.state.work = Work(db.write_sessions if write else db.sessions)
+            work = request.state.work = Work(db.write_sessions if write else db.sessions, write)
             try:
                 key = request.headers.get("idempotency-key")
                 if request.method == "POST" and key is not None:
-                    return await _idempotent(request, work.session, handler, key)
-                try:
-                    response = await handler(request)
-                except BaseException:
-                    await work.rollback()
-                    raise
-                if write and response.status_code < 300:
-                    await work.session.commit()
-                return response
+                    return await _idempotent(request, work, handler, key)
+                return await _answer(request, work, handler)
             finally:
                 await work.close()
 
         return run
+
+
+Receipt = Callable[[Response], Mapping[str, Any]]
+
+
+async def _confirm(request: Request, work: Work) -> None:
+    principal = unconfirmed(request)
+    if principal is not None:
+        await confirm(work.session, principal)
+
+
+class KeyUsed(Exception):
+    """The request's Idempotency-Key has a receipt already: its answer is replayed."""
+
+
+async def _answer(request: Request, work: Work, handler: Callable[[Request], Coroutine[Any, Any, Response]],
+                  receipt: Receipt | None = None) -> Response:
+    """The handler's answer; for a write that answered 2xx, its change (and `receipt`) committed."""
+    for _ in range(_ATTEMPTS):
+        try:
+            response = await handler(request)
+            if not (work.write and response.status_code < 300):
+                await work.rollback()
+                await _confirm(request, work)
+                return response
+            await _commit(request, work, receipt(response) if receipt else None)
+            return response
+        except Stale as stale:
+            await work.rollback()
+            if stale.step == "token":
+                request.state.principal.settle(False)
+            if stale.step == "key_unused":
+                raise KeyUsed from None
+        except _ANSWERS:
+            await work.rollback()
+            await _confirm(request, work)  # a revoked token learns nothing but 401
+            raise
+        except BaseException:
+            await work.rollback()
+            raise
+    raise Conflict("What this request was decided from kept changing while it ran; send it again.")
+
+
+async def _commit(request: Request, work: Work, receipt: Mapping[str, Any] | None) -> None:
+    batch, work.staged = work.staged, None
+    if batch is None:
+        await _confirm(request, work)
+        if receipt is not None:
+            await run(work.session, _STORE, **receipt)
+    else:
+        if receipt is not None:
+            batch.require("key_unused", _UNUSED, first=True, scope=receipt["scope"], key=receipt["key"])
+            batch.insert("receipt", _I, receipt)
+        principal = unconfirmed(request)
+        if principal is not None:  # checked first: a revoked token is refused, not replayed to
+            batch.require("token", TOKEN_ROW, first=True, **principal.live_binds())
+        try:
+            await batch.apply(work.session)
+        except Stale as stale:
+            if principal is not None and stale.step not in ("token", "partial"):
+                principal.verified = True  # stale past the first guard: the token itself held
+            raise
+        if principal is not None:
+            principal.verified = True
+    if work.session.in_transaction():
+        await work.session.commit()
 
 
 async def _refuse_nul(request: Request) -> None:
@@ -114,16 +204,19 @@ async def _refuse_nul(request: Request) -> None:
         if b"\\u0000" in body:
             raise InvalidInput("The JSON body contains a NUL character (\\u0000); remove it.")
         if body:
-            _strict_json(body)
+            # Parsed once: the framework reads the body through Request.json(), which keeps what
+            # it parsed in `_json`; this parse is that one, stricter.
+            request._json = _strict_json(body)
 
 
-def _strict_json(body: bytes) -> None:
+def _strict_json(body: bytes) -> Any:
     """What the framework's parser lets through or explains poorly, and RFC 8259 does not allow:
     bytes that are not UTF-8, NaN and Infinity, a key given twice (the parser would keep the last
     silently). Answered as the framework answers a body it cannot parse: 422 validation_error,
     field "body", type json_invalid, with a message saying what is wrong where."""
     try:
-        json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        return json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys,
+                          parse_constant=_no_constant)
     except UnicodeDecodeError as e:
         raise _invalid_json(f"The body is not UTF-8 (byte {e.start} cannot be decoded); "
                             "send the JSON encoded as UTF-8") from None
@@ -140,6 +233,9 @@ def _invalid_json(message: str) -> RequestValidationError:
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) == len(pairs):
+        return found
     twice = [k for k, n in Counter(k for k, _ in pairs).items() if n > 1]
     if twice:
         raise _invalid_json(f"The JSON body gives {', '.join(map(repr, twice))} more than once; "
@@ -167,8 +263,8 @@ def _integer_params(route: APIRoute) -> tuple[tuple[str, str], ...]:
 def _ids_in_range(request: Request, numbers: tuple[tuple[str, str], ...]) -> None:
     for where, name in numbers:
         raw = (request.path_params if where == "path" else request.query_params).get(name)
-        if raw is None:
-            continue
+        if raw is None or (len(raw) < 10 and raw.isascii() and raw.isdigit()):
+            continue  # nine digits or fewer: within range (the common case, without a parser)
         try:
             value = _INT.validate_python(raw)
         except ValidationError:
@@ -179,7 +275,7 @@ def _ids_in_range(request: Request, numbers: tuple[tuple[str, str], ...]) -> Non
                 "msg": f"Input should be a whole number from {-MAX_ID} to {MAX_ID}"}])
 
 
-async def _idempotent(request: Request, session: AsyncSession,
+async def _idempotent(request: Request, work: Work,
                       handler: Callable[[Request], Coroutine[Any, Any, Response]], key: str) -> Response:
     if not 1 <= len(key) <= 255 or not key.isprintable():
         raise InvalidInput("Idempotency-Key must be 1 to 255 printable characters.")
@@ -188,42 +284,36 @@ async def _idempotent(request: Request, session: AsyncSession,
     digest = hashlib.sha256(b"\n".join(
         [request.method.encode(), request.url.path.encode(), request.url.query.encode(), body]
     )).hexdigest()
-    token = bearer_digest(request)
-    if token is None:
-        found = await _stored(session, scope, key)
-    else:
-        row = await run_one(session, _STORED_AND_TOKEN, scope=scope, key=key, digest=token)
-        found_with(request, row)
-        found = row if row["request_hash"] is not None else None
-    if found is not None:
-        # A replay skips the route and its token check: a token revoked since gets 401, not
-        # the answer stored for it.
-        await current_principal(request, session)
-        return _replay(found, digest)
+
+    def receipt(response: Response) -> dict[str, Any]:
+        status, stored = response.status_code, bytes(response.body)
+        headers = {k: v for k, v in response.headers.items() if k in _REPLAYED_HEADERS}
+        if "no-store" in response.headers.get("cache-control", ""):
+            status, stored, headers = _kept_out(request, stored)
+        return {"scope": scope, "key": key, "request_hash": digest, "status_code": status,
+                "body": stored, "headers": headers, "created_at": utcnow()}
+
+    # The key is looked for only when the request did not go through: a first request (the
+    # common case) asks the database nothing more, and its receipt's insert is what finds a key
+    # already used (the unique constraint, waiting for a twin still in flight).
     try:
-        response = await handler(request)
-    except BaseException:
-        await session.rollback()
-        raise
-    if response.status_code >= 300:
-        await session.rollback()
-        return response
-    status, stored = response.status_code, bytes(response.body)
-    headers = {k: v for k, v in response.headers.items() if k in _REPLAYED_HEADERS}
-    if "no-store" in response.headers.get("cache-control", ""):
-        status, stored, headers = _kept_out(request, stored)
-    try:
-        # The insert itself may meet the racing twin's row (PostgreSQL waits, then refuses).
-        await run(session, _STORE, v_scope=scope, v_key=key, v_request_hash=digest,
-                  v_status_code=status, v_body=stored, v_headers=headers, v_created_at=utcnow())
-        await session.commit()
-    except IntegrityError:
-        # Another request with this key committed first: this one's change is rolled back.
-        await session.rollback()
-        found = await _stored(session, scope, key)
+        response = await _answer(request, work, handler, receipt)
+    except Unauthorized:
+        raise  # a token revoked since gets 401, not the answer stored for it
+    except (IntegrityError, KeyUsed):
+        found = await _stored(request, work, scope, key)
         if found is None:
             raise IdempotencyInFlight("Retry: a request with this key is in progress.") from None
         return _replay(found, digest)
+    except Exception:
+        found = await _stored(request, work, scope, key)
+        if found is not None:
+            return _replay(found, digest)
+        raise
+    if response.status_code >= 300:
+        found = await _stored(request, work, scope, key)
+        if found is not None:
+            return _replay(found, digest)
     return response
 
 
@@ -239,9 +329,12 @@ def _kept_out(request: Request, body: bytes) -> tuple[int, bytes, dict[str, str]
     return 409, bytes(answer.body), {"content-type": MEDIA_TYPE}
 
 
-async def _stored(session: AsyncSession, scope: str, key: str) -> Mapping[str, Any] | None:
-    # The request's first statement: it begins the transaction the change and its answer share.
-    return await run_one(session, _STORED, scope=scope, key=key)
+async def _stored(request: Request, work: Work, scope: str, key: str) -> Mapping[str, Any] | None:
+    """The answer kept for the key, for a caller whose token still holds."""
+    found = await fetch_one(work.session, _STORED, scope=scope, key=key)
+    if found is not None:
+        await _confirm(request, work)
+    return found
 
 
 def _replay(record: Mapping[str, Any], digest: str) -> Response:

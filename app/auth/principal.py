@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, String, bindparam, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized
 from app.models import ApiToken, TokenRole
 from app.query import Query, fetch_one
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Principal:
     role: TokenRole
     unit_id: int | None = None
     token_id: int | None = None
+    # A token row taken from this process's cache is checked against the table once per request:
+    # by the request's own statement where it can (live_binds), else by the unit of work (confirm).
+    verified: bool = True
+    digest: str | None = None
+    cache: TokenCache | None = field(default=None, repr=False, compare=False)
 
     @property
     def actor(self) -> str:
@@ -40,34 +43,69 @@ class Principal:
         """Whether this caller may see what concerns `unit_id`."""
         return self.unit_id is None or self.unit_id == unit_id
 
+    def live_binds(self) -> dict[str, Any]:
+        """The binds of TOKEN_LIVE: nothing left to check (None) once the token was read."""
+        if self.verified:
+            return {"live_token_id": None, "live_digest": None, "live_role": None, "live_unit": None}
+        return {"live_token_id": self.token_id, "live_digest": self.digest,
+                "live_role": self.role, "live_unit": self.unit_id}
+
+    def settle(self, live: bool) -> None:
+        """What TOKEN_LIVE said of this token in the request's statement."""
+        if not live:
+            if self.cache is not None:
+                self.cache.forget(self.digest)
+            raise _unknown_token()
+        self.verified = True
+
 
 _T = ApiToken.__table__
-# The token behind a digest: a condition other statements can join on (see found_with).
-TOKEN_OF = (_T.c.token_hash == bindparam("digest")) & _T.c.revoked_at.is_(None)
-TOKEN_COLUMNS = (_T.c.id.label("token_id"), _T.c.role.label("token_role"),
-                 _T.c.unit_id.label("token_unit_id"))
-_TOKEN = Query(select(ApiToken.id, ApiToken.role, ApiToken.unit_id).where(TOKEN_OF))
+_TOKEN = Query(select(ApiToken.id, ApiToken.role, ApiToken.unit_id)
+               .where(_T.c.token_hash == bindparam("digest"), _T.c.revoked_at.is_(None)))
+# The cached row is still the table's: same id, hash, role and unit, and not revoked.
+_SAME = (_T.c.id == bindparam("live_token_id", type_=Integer),
+         _T.c.token_hash == bindparam("live_digest", type_=String),
+         _T.c.role == bindparam("live_role", type_=_T.c.role.type),
+         # An office-wide token has no unit: 0 stands for none (ids start at 1).
+         func.coalesce(_T.c.unit_id, 0) == func.coalesce(bindparam("live_unit", type_=Integer), 0),
+         _T.c.revoked_at.is_(None))
+# A column for a caller's own statement: true when the request's token needs no check or passes it.
+TOKEN_LIVE = or_(bindparam("live_token_id", type_=Integer).is_(None), exists().where(*_SAME))
+# The same as a guard of a staged write (app/batch.py), and as a statement of its own.
+TOKEN_ROW = select(_T.c.id).where(*_SAME).with_for_update(read=True)
+_LIVE = Query(select(_T.c.id).where(*_SAME))
+
+
+class TokenCache:
+    """Token rows by digest, as this process last read them. Never trusted alone: every request
+    checks its row against the table (Principal.live_binds, confirm)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._rows: dict[str, tuple[TokenRole, int | None, int]] = {}
+        self._size = size
+
+    def get(self, digest: str) -> Principal | None:
+        row = self._rows.get(digest)
+        return None if row is None else Principal(*row, verified=False, digest=digest, cache=self)
+
+    def keep(self, digest: str, principal: Principal) -> None:
+        if len(self._rows) >= self._size:
+            self._rows.pop(next(iter(self._rows)))  # the oldest: a bounded dict, in insertion order
+        self._rows[digest] = (principal.role, principal.unit_id, principal.token_id)
+
+    def forget(self, digest: str | None) -> None:
+        self._rows.pop(digest, None)
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def bearer_digest(request: Request) -> str | None:
-    """The digest of the request's bearer token, as the token table keeps it."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return hash_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+def _unknown_token() -> Unauthorized:
+    return Unauthorized("The token is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"})
 
 
-def found_with(request: Request, row: Mapping[str, Any]) -> None:
-    """The caller's token row, read by a statement the request ran anyway (the Idempotency-Key
-    lookup): current_principal takes it instead of asking again. For this request only."""
-    if row["token_id"] is not None:
-        request.state.principal = Principal(TokenRole(row["token_role"]), row["token_unit_id"],
-                                            row["token_id"])
-
-
-async def current_principal(request: Request, session: SessionDep) -> Principal:
+async def current_principal(request: Request) -> Principal:
     known = getattr(request.state, "principal", None)
     if known is not None:
         return known
@@ -76,20 +114,41 @@ async def current_principal(request: Request, session: SessionDep) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send Authorization: Bearer <token>.",
                            headers={"WWW-Authenticate": "Bearer"})
-    return await principal_for(request, session, token.strip())
+    return await principal_for(request, token.strip())
 
 
-async def principal_for(request: Request, session: AsyncSession, token: str) -> Principal:
+async def principal_for(request: Request, token: str) -> Principal:
     """The principal a bearer token stands for, wherever the token came from."""
     digest = hash_token(token)
     admin = request.app.state.settings.duban_admin_token
     # Equal-length digests compared in constant time: timing tells nothing of the admin token.
     if admin and hmac.compare_digest(digest, hash_token(admin)):
-        return Principal(TokenRole.admin)
-    row = await fetch_one(session, _TOKEN, digest=digest)
-    if row is None:
-        raise Unauthorized("The token is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"})
-    return Principal(TokenRole(row["role"]), row["unit_id"], row["id"])
+        principal = Principal(TokenRole.admin)
+    else:
+        cache: TokenCache = request.app.state.tokens
+        principal = cache.get(digest)
+        if principal is None:
+            # The request's session, made only now: a cached token needs none (a dependency on
+            # the session would make one for every request).
+            row = await fetch_one(request.state.work.session, _TOKEN, digest=digest)
+            if row is None:
+                raise _unknown_token()
+            principal = Principal(TokenRole(row["role"]), row["unit_id"], row["id"], digest=digest)
+            cache.keep(digest, principal)
+    request.state.principal = principal
+    return principal
+
+
+def unconfirmed(request: Request) -> Principal | None:
+    """The request's principal if its token row came from the cache and no statement checked it."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return principal if principal is not None and not principal.verified else None
+
+
+async def confirm(session: AsyncSession, principal: Principal) -> None:
+    """The token checked against the table on its own (a statement of the request's could not)."""
+    found = await fetch_one(session, _LIVE, **principal.live_binds())
+    principal.settle(found is not None)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

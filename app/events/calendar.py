@@ -17,7 +17,6 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, current_principal, principal_for
-from app.db import SessionDep
 from app.errors import NotFound
 from app.models import Assignment, Document, Milestone, Role, Task
 from app.tasks import obligations
@@ -27,13 +26,13 @@ ROLE_NAMES = {Role.lead: "牵头单位", Role.responsible: "责任单位", Role.
 
 
 async def feed_principal(
-    request: Request, session: SessionDep,
+    request: Request,
     token: Annotated[str | None, Query(max_length=512, description=(
         "the bearer token, for calendar apps that cannot send an Authorization header"))] = None,
 ) -> Principal:
     if token is None or "authorization" in request.headers:
-        return await current_principal(request, session)
-    return await principal_for(request, session, token)
+        return await current_principal(request)
+    return await principal_for(request, token)
 
 
 FeedPrincipal = Annotated[Principal, Depends(feed_principal)]

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import sqljson
+from app.batch import Batch, Ref
 from app.dbutil import dialect_insert
 from app.models import Delivery, Event, Task, Unit, Webhook, utcnow
 from app.query import Query, run
@@ -157,6 +158,27 @@ async def emit_known(session: AsyncSession, type: str, *, task: dict[str, Any],
     if deliveries:
         await session.execute(insert(Delivery), deliveries)
     return event_id
+
+
+_LOCK = select(func.pg_advisory_xact_lock(_ORDER, bindparam("task_id", type_=Integer)))
+
+
+def stage_known(batch: Batch, type: str, *, task: dict[str, Any], unit: dict[str, Any],
+                assignment_id: int | None, payload: dict[str, Any],
+                subscribers: list[dict[str, Any]]) -> None:
+    """`emit_known` as steps of a batch: the task's lock (after the batch's other writes), the
+    event, and a delivery per subscriber, each naming the event by the id it gets."""
+    now = utcnow()
+    batch.require("event_order", _LOCK, postgresql_only=True, task_id=task["id"])
+    batch.insert("event", Event.__table__, {
+        "type": type, "task_id": task["id"], "assignment_id": assignment_id, "unit_id": unit["id"],
+        "payload": _plain({"task": task, "unit": unit, "assignment_id": assignment_id, **payload}),
+        "created_at": now})
+    for n, hook in enumerate(sorted(subscribers, key=lambda h: h["id"])):
+        if wants(hook["events"], type):
+            batch.insert(f"delivery_{n}", Delivery.__table__, {
+                "event_id": Ref("event", "id"), "webhook_id": hook["id"], "task_id": task["id"],
+                "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now})
 
 
 async def _in_commit_order(session: AsyncSession, task_ids: list[int | None]) -> None:

@@ -13,11 +13,13 @@ import orjson
 from sqlalchemy import Date, Integer, Select, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.principal import Principal
+from app import sqljson
+from app.auth.principal import TOKEN_LIVE, Principal
+from app.dbutil import days_between
 from app.errors import InvalidInput, NotFound
-from app.models import Assignment, Document, Jurisdiction, Role, Task, Unit
+from app.models import Assignment, Document, Jurisdiction, Role, Task, TokenRole, Unit
 from app.pagination import decode, next_cursor
-from app.query import Query, fetch
+from app.query import Query, fetch_one
 from app.tasks import obligations
 from app.tasks.obligations import OPEN_ROW
 from app.tasks.schemas import (
@@ -30,12 +32,15 @@ _BAD_CURSOR = "The cursor is not valid: pass next_cursor from the previous page 
 
 
 def _unit_page(by_role: bool) -> Select[Any]:
-    """One page of a unit's overdue obligations: the index range first, then the page's tasks
-    and documents by primary key, in one statement. Built once per variant, run with binds."""
+    """One page of a unit's overdue obligations as one row: the index range first, then the
+    page's tasks and documents by primary key, the items built as JSON by the database in the
+    shape of OverduePage's; and whether the caller's token holds (TOKEN_LIVE). Built once per
+    variant, run with binds."""
+    as_of = bindparam("as_of", type_=Date)
     page = (select(Assignment.id, Assignment.task_id, Assignment.role, Assignment.status,
                    Assignment.effective_deadline)
             .where(Assignment.unit_id == bindparam("unit_id"), OPEN_ROW,
-                   Assignment.effective_deadline < bindparam("as_of", type_=Date),
+                   Assignment.effective_deadline < as_of,
                    # The first page starts after (0001-01-01, 0): every row, one statement.
                    tuple_(Assignment.effective_deadline, Assignment.task_id)
                    > tuple_(bindparam("after_day", type_=Date), bindparam("after_task", type_=Integer)))
@@ -44,11 +49,17 @@ def _unit_page(by_role: bool) -> Select[Any]:
     if by_role:
         page = page.where(Assignment.role == bindparam("role"))
     page = page.subquery("page")
-    return (select(page, Task.number, Task.title, Task.document_id,
-                   Document.title.label("document_title"))
-            .join(Task, Task.id == page.c.task_id)
-            .join(Document, Document.id == Task.document_id)
-            .order_by(page.c.effective_deadline, page.c.task_id))
+    item = sqljson.fields(
+        task=sqljson.fields(id=Task.id, number=Task.number, title=Task.title,
+                            document=sqljson.fields(id=Document.id, title=Document.title)),
+        role=page.c.role, deadline=page.c.effective_deadline,
+        days_overdue=days_between(as_of, page.c.effective_deadline), status=page.c.status,
+        assignment_id=page.c.id)
+    items = (select(sqljson.json_array_agg(item))
+             .select_from(page.join(Task, Task.id == page.c.task_id)
+                          .join(Document, Document.id == Task.document_id))
+             .scalar_subquery())
+    return select(TOKEN_LIVE.label("token_live"), items.label("items"))
 
 
 _UNIT_PAGE = {False: Query(_unit_page(False)), True: Query(_unit_page(True))}
@@ -63,14 +74,17 @@ def _unit_binds(unit_id: int, as_of: date, limit: int, role: Role | None,
 
 def unit_statement(unit_id: int, as_of: date, *, limit: int, role: Role | None = None,
                    after: tuple[date, int] | None = None) -> Select[Any]:
-    """The page's statement with its values bound in, as EXPLAIN wants it."""
-    return _UNIT_PAGE[role is not None].statement.params(_unit_binds(unit_id, as_of, limit, role, after))
+    """The page's statement with its values bound in, as EXPLAIN wants it: for a unit token the
+    service has seen before, so the token's check is in the plan too."""
+    caller = Principal(TokenRole.unit, unit_id, 0, verified=False, digest="0" * 64)
+    binds = {**_unit_binds(unit_id, as_of, limit, role, after), **caller.live_binds()}
+    return _UNIT_PAGE[role is not None].statement.params(binds)
 
 
 async def of_unit(session: AsyncSession, principal: Principal, unit: str, *, jurisdiction: str | None,
                   as_of: date, role: Role | None, limit: int, cursor: str | None) -> bytes:
-    """The page as JSON (OverduePage): built straight from the rows, it is the hot read of
-    every unit's phone app."""
+    """The page as JSON (OverduePage): built by the database, it is the hot read of every unit's
+    phone app."""
     unit_id, known = await _unit_id(session, principal, unit, jurisdiction)
     if not principal.sees_unit(unit_id):
         raise NotFound("A unit token reads its own unit's overdue list only.")
@@ -81,17 +95,15 @@ async def of_unit(session: AsyncSession, principal: Principal, unit: str, *, jur
             await units.resolve(session, unit)
         raise
     binds = _unit_binds(unit_id, as_of, limit, role, after)
-    rows = await fetch(session, _UNIT_PAGE[role is not None], **binds)
-    if not rows and not known:
+    row = await fetch_one(session, _UNIT_PAGE[role is not None], **binds, **principal.live_binds())
+    principal.settle(row["token_live"])
+    # The aggregate keeps no order of its own: the page's is (deadline, task), ISO days sorting
+    # as the days do.
+    items = sorted(row["items"], key=lambda i: (i["deadline"], i["task"]["id"]))
+    if not items and not known:
         await units.resolve(session, unit)  # an empty page of a unit that does not exist is a 404
-    items = [{
-        "task": {"id": r["task_id"], "number": r["number"], "title": r["title"],
-                 "document": {"id": r["document_id"], "title": r["document_title"]}},
-        "role": r["role"], "deadline": r["effective_deadline"],
-        "days_overdue": obligations.days_overdue(r["effective_deadline"], as_of),
-        "status": r["status"], "assignment_id": r["id"]} for r in rows[:limit]]
-    after = next_cursor(rows, limit, lambda r: [r["effective_deadline"].isoformat(), r["task_id"]])
-    return orjson.dumps({"items": items, "next_cursor": after, "as_of": as_of})
+    after = next_cursor(items, limit, lambda i: [i["deadline"], i["task"]["id"]])
+    return orjson.dumps({"items": items[:limit], "next_cursor": after, "as_of": as_of})
 
 
 async def _unit_id(session: AsyncSession, principal: Principal, unit: str,

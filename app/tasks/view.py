@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app import sqljson
-from app.auth.principal import Principal
+from app.auth.principal import TOKEN_LIVE, Principal
 from app.errors import NotFound
 from app.http import etag
 from app.models import Assignment, AssignmentStatus, Document, Milestone, Role, Task, Unit
@@ -39,6 +39,7 @@ STATEMENT = (
            Task.text, Task.section_path, Task.deadline, Task.deadline_text, Task.deadline_source,
            Task.ongoing, Task.status, Task.closed_at, Task.version, Task.source, Task.detail,
            Document.title.label("doc_title"), Document.doc_number, Document.issuer,
+           TOKEN_LIVE.label("token_live"),
            _Parent.number.label("parent_number"), _Parent.title.label("parent_title"),
            # A unit sees a task it is on, and the parent of a clause it is on; the office all.
            or_(_VIEWER.is_(None), exists().where(
@@ -73,8 +74,12 @@ _VIEW = Query(STATEMENT)
 async def read(session: AsyncSession, principal: Principal, task_id: int, *, as_of: date,
                if_none_match: str | None = None) -> tuple[bytes | None, str]:
     """(the view as JSON, its ETag); the body is None when If-None-Match names the current ETag."""
-    row = await fetch_one(session, _VIEW, task_id=task_id, viewer=principal.unit_id)
-    if row is None or not row["visible"]:
+    row = await fetch_one(session, _VIEW, task_id=task_id, viewer=principal.unit_id,
+                          **principal.live_binds())
+    if row is None:
+        raise NotFound(f"No task {task_id}.")
+    principal.settle(row["token_live"])
+    if not row["visible"]:
         raise NotFound(f"No task {task_id}.")
     body, tag = render(principal, row, as_of)
     return (None if _matches(if_none_match, tag.removeprefix("W/")) else body), tag
@@ -84,16 +89,17 @@ async def read_in(session: AsyncSession, principal: Principal, task_id: int,
                   as_of: date) -> tuple[bytes, str]:
     """The view inside the request's own transaction, as a write just left it, with the task's
     own ETag: the one a next If-Match names."""
-    row = (await session.execute(STATEMENT, {"task_id": task_id, "viewer": principal.unit_id})
-           ).mappings().first()
+    row = (await session.execute(STATEMENT, {"task_id": task_id, "viewer": principal.unit_id,
+                                             **principal.live_binds()})).mappings().first()
     if row is None:
         raise NotFound(f"No task {task_id}.")
     return render(principal, row, as_of)[0], etag("task", task_id, row["version"])
 
 
 def render(principal: Principal, task: Mapping[str, Any], as_of: date) -> tuple[bytes, str]:
-    rows = sorted(task["obligations"],
-                  key=lambda r: (obligations.ROLE_RANK[Role(r["role"])], r["unit_id"]))
+    # Statuses and roles arrive as strings, which compare and hash as the StrEnums they are.
+    rank = obligations.ROLE_RANK
+    rows = sorted(task["obligations"], key=lambda r: (rank[r["role"]], r["unit_id"]))
     for r in rows:
         # Dates inside built JSON arrive as ISO strings.
         r["effective_deadline"] = _day(r["effective_deadline"])
@@ -149,7 +155,7 @@ def _milestone(m: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _assignment(r: Mapping[str, Any], as_of: date) -> dict[str, Any]:
-    late = obligations.is_overdue(AssignmentStatus(r["status"]), r["effective_deadline"], as_of)
+    late = obligations.is_overdue(r["status"], r["effective_deadline"], as_of)
     return {
         "id": r["id"],
         "unit": {"id": r["unit_id"], "name": r["unit_name"], "short_name": r["short_name"]},
@@ -165,10 +171,10 @@ def _rollup(rows: list[Mapping[str, Any]], as_of: date) -> dict[str, Any]:
     reported = [r["progress"] for r in rows if r["progress"] is not None]
     return {
         "obligations": len(rows),
-        "open": sum(1 for r in rows if AssignmentStatus(r["status"]) in obligations.OPEN),
+        "open": sum(1 for r in rows if r["status"] in obligations.OPEN),
         "closed": sum(1 for r in rows if r["status"] == AssignmentStatus.closed),
         "overdue": sum(1 for r in rows if obligations.is_overdue(
-            AssignmentStatus(r["status"]), r["effective_deadline"], as_of)),
+            r["status"], r["effective_deadline"], as_of)),
         "progress": round(fmean(reported), 1) if reported else None}
 
 

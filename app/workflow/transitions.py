@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.auth.principal import Principal
+from app.batch import Batch
 from app.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from app.http import check_if_match, etag
 from app.models import (
@@ -213,6 +214,27 @@ async def move_by(session: AsyncSession, current: Any, action: str, prebuilt: Qu
         return None if found is None else as_row(found)
 
     return await _compare_and_set(session, current, action, if_match, write)
+
+
+def stage_move(batch: Batch, current: Any, action: str, prebuilt: Query, *, if_match: str | None,
+               now: Any, **columns: Any) -> Any:
+    """`move_by` staged in a batch (app/batch.py): the same compare-and-set on the version read,
+    applied with the batch's other writes or not at all. Returns the obligation as it will be;
+    `columns` are the action's own values, bound by their column names."""
+    to = target(action, current)
+    check_if_match(if_match, tag(current))
+    deadline = obligations.effective(current.extended_to, current.own_deadline, current.task_deadline)
+    batch.update("obligation", prebuilt.statement, cur_id=current.id, cur_version=current.version,
+                 to=to, is_open=to in OPEN, deadline=deadline, now=now, **columns)
+    return SimpleNamespace(**{**vars(current), **columns, "status": to, "is_open": to in OPEN,
+                              "effective_deadline": deadline, "version": current.version + 1,
+                              "updated_at": now})
+
+
+# Held unchanged until the batch commits: a step that leaves the obligation as it is still
+# depends on it (a report on an older month of an obligation a verification is closing).
+UNCHANGED = (select(_T.c.id).where(_T.c.id == bindparam("cur_id"), _T.c.version == bindparam("cur_version"))
+             .with_for_update(key_share=True))
 
 
 async def _compare_and_set(session: AsyncSession, current: Any, action: str, if_match: str | None,

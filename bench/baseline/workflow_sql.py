@@ -55,6 +55,13 @@ cur AS (
 per AS (SELECT closed_at FROM reportingperiod WHERE period = $4 FOR SHARE),
 ms AS (SELECT coalesce(array_agg(id ORDER BY id), '{{}}') AS known FROM milestone
        WHERE task_id = $3 AND cardinality($8::int[]) > 0),
+-- The id a new report takes, drawn where Duban draws it (app/workflow/reports.py): for an
+-- obligation that takes reports, in a period not closed, that has no report for it yet.
+drawn AS (
+  SELECT nextval(pg_get_serial_sequence('report', 'id')) AS id FROM cur
+  WHERE cur.status IN ('accepted', 'in_progress', 'returned', 'completion_requested')
+    AND NOT EXISTS (SELECT 1 FROM per WHERE closed_at IS NOT NULL)
+    AND NOT EXISTS (SELECT 1 FROM report r WHERE r.assignment_id = cur.id AND r.period = $4)),
 ok AS (
   SELECT cur.* FROM cur
   WHERE NOT EXISTS (SELECT 1 FROM per WHERE closed_at IS NOT NULL)
@@ -84,10 +91,10 @@ updr AS (
   FROM oldr WHERE r.id = oldr.id
   RETURNING {", ".join("r." + c.strip() for c in _REPORT.split(","))}),
 insr AS (
-  INSERT INTO report (assignment_id, task_id, unit_id, period, progress, summary,
+  INSERT INTO report (id, assignment_id, task_id, unit_id, period, progress, summary,
                       milestone_values, version, created_at, updated_at)
-  SELECT ok.id, $3, ok.unit_id, $4, $5, $6, $7::text::jsonb, 1, now(), now() FROM ok
-  -- tried even when correcting, as Duban does: the same sequence values are spent
+  SELECT drawn.id, ok.id, $3, ok.unit_id, $4, $5, $6, $7::text::jsonb, 1, now(), now()
+  FROM ok, drawn
   ON CONFLICT (assignment_id, period) DO NOTHING RETURNING {_REPORT}),
 rep AS (SELECT *, false AS created FROM updr UNION ALL SELECT *, true AS created FROM insr),
 aud AS (
@@ -144,7 +151,7 @@ SELECT (SELECT id FROM tok) AS token_id, (SELECT role FROM tok) AS token_role,
   CASE WHEN NOT EXISTS (SELECT 1 FROM cur) THEN EXISTS (SELECT 1 FROM task WHERE id = $3)
   END AS task_exists,
   (SELECT closed_at FROM per) AS closed_at, (SELECT known FROM ms) AS known,
-  (SELECT id FROM body) AS report_id, (SELECT created FROM body) AS created,
+  (SELECT id FROM drawn) AS drawn_id, (SELECT id FROM body) AS report_id, (SELECT created FROM body) AS created,
   (SELECT json FROM body) AS json
 """
 
