@@ -77,10 +77,11 @@ def check(compiled: _Compiled, params: Mapping[str, Any]) -> None:
 
 async def fetch(session: AsyncSession, query: Query, **params: Any) -> Sequence[Mapping[str, Any]]:
     readers = session.info.get(READERS)
-    if readers is None or session.in_transaction():
-        # Inside a transaction the read sees what the transaction wrote.
-        return await run(session, query, **params)
     dialect = session.bind.dialect
+    if readers is None or session.in_transaction() or query.compiled(dialect).expanding:
+        # Inside a transaction the read sees what the transaction wrote; an IN list is
+        # rendered by SQLAlchemy's execution only.
+        return await run(session, query, **params)
     arguments = query.arguments(dialect, params)
     sql = query.compiled(dialect).sql
     try:

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.errors import InvalidInput
 from app.models import ReportingPeriod
+from app.query import Query, fetch
 
 # ASCII digits: \d also takes "２０２５", which would come back as the period's name.
 FORMS = re.compile(r"^([0-9]{4})(?:-(0[1-9]|1[0-2])|-Q([1-4]))?$")
@@ -121,18 +122,22 @@ def default_as_of(window: Window, as_of: date | None, today: date) -> date:
     return as_of if as_of is not None else min(today, window.end)
 
 
+# The window's months as a range ("YYYY-MM" sorts as the months do), in a statement built once.
+_MONTHS = Query(select(ReportingPeriod.period, ReportingPeriod.due_day, ReportingPeriod.closed_at)
+                .where(ReportingPeriod.period.between(bindparam("first"), bindparam("last"))))
+
+
 async def resolve(session: AsyncSession, period: str, as_of: date | None, today: date,
                   settings: Settings) -> Scope:
     window = parse(period)
-    rows = {r.period: r for r in (await session.execute(
-        select(ReportingPeriod.period, ReportingPeriod.due_day, ReportingPeriod.closed_at)
-        .where(ReportingPeriod.period.in_(window.months)))).all()}
+    rows = {r["period"]: r for r in await fetch(session, _MONTHS, first=window.months[0],
+                                                 last=window.months[-1])}
     months = []
     for name in window.months:
         row = rows.get(name)
         first, last = month_bounds(name)
-        months.append(Month(name, first, last, row.due_day if row else settings.report_due_day,
-                            row.closed_at if row else None))
+        months.append(Month(name, first, last, row["due_day"] if row else settings.report_due_day,
+                            row["closed_at"] if row else None))
     return Scope(window=window, as_of=default_as_of(window, as_of, today), months=tuple(months),
                  tz=settings.tz, due_soon_days=settings.dispatch_due_soon_days,
                  yellow_days=settings.dispatch_yellow_days, lag_margin=settings.dispatch_lag_margin)
