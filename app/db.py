@@ -24,13 +24,13 @@ from app.query import READERS
 from app.readpool import ReadPool
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 # JSON columns and JSON built by the database decode through orjson: several times the
 # standard library's speed on the task view's arrays.
-_JSON = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
+_JSON = {"json_serializer": dumps, "json_deserializer": orjson.loads}
 
 
 class Database:

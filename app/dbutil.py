@@ -4,16 +4,73 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, literal_column
+from sqlalchemy import (
+    JSON,
+    Integer,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import GenericFunction
 
+from app.db import dumps
+from app.query import Query, copy, run
+
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
     name = session.bind.dialect.name if session.bind is not None else "sqlite"
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+
+
+async def insert_rows(session: AsyncSession, table: Table, rows: list[dict]) -> None:
+    """New rows of one table that no key of theirs can meet (ids the caller just drew, children
+    of them): COPY on PostgreSQL, a fraction of the cost of an INSERT a row; SQLAlchemy's own
+    executemany on SQLite. A column a row leaves out takes its model default, else NULL."""
+    if not rows:
+        return
+    if session.bind.dialect.name != "postgresql":
+        await session.execute(insert(table), rows)
+        return
+    given = rows[0].keys()
+    columns = [c for c in table.columns if c.name in given or c.default is not None]
+    fill = {c.name: _default(c) for c in columns if c.name not in given}
+    as_text = {c.name for c in columns if isinstance(c.type, JSON)}
+    records = [tuple(dumps(v) if c.name in as_text and v is not None else v
+                     for c in columns for v in (row[c.name] if c.name in row else fill[c.name],))
+               for row in rows]
+    await copy(session, table.name, [c.name for c in columns], records)
+
+
+def _default(column: Any) -> Any:
+    default = column.default
+    if default.is_callable:
+        return default.arg(None)  # SQLAlchemy wraps a callable default to take a context
+    return getattr(default.arg, "value", default.arg)  # an enum member as its value
+
+
+# Ids drawn ahead of a COPY (PostgreSQL): the next `n` of a table's sequence, in one statement.
+_IDS = Query(select(func.nextval(func.pg_get_serial_sequence(bindparam("table"), literal("id"))))
+             .select_from(func.generate_series(1, bindparam("n", type_=Integer))))
+
+
+async def insert_rows_with_ids(session: AsyncSession, table: Table, rows: list[dict]) -> list[int]:
+    """`insert_rows` for rows whose new ids the caller needs, in the rows' order."""
+    if not rows:
+        return []
+    if session.bind.dialect.name != "postgresql":
+        done = await session.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+        return list(done.scalars())
+    ids = [r[0] for r in await run(session, _IDS, table=table.name, n=len(rows))]
+    await insert_rows(session, table, [{**row, "id": i} for row, i in zip(rows, ids, strict=True)])
+    return ids
 
 
 async def insert_ignore(session: AsyncSession, table: Any, rows: list[dict], keys: list[str]) -> None:

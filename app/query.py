@@ -173,6 +173,19 @@ def _translated(dialect: Any, sql: str, arguments: list[Any], exc: Exception) ->
     return exc
 
 
+async def copy(session: AsyncSession, table: str, columns: list[str], records: list[tuple]) -> None:
+    """COPY `records` into `table` in the session's transaction (PostgreSQL), beginning it if
+    need be; errors are raised as SQLAlchemy's own, as `run`'s are."""
+    _, connection, driver = _held(session) or await _begin(session)
+    try:
+        await driver.copy_records_to_table(table, records=records, columns=columns)
+    except CONNECTION_LOST as exc:
+        await connection.invalidate(exc)
+        raise DBAPIError(f"COPY {table}", None, exc, connection_invalidated=True) from exc
+    except asyncpg.PostgresError as exc:
+        raise _translated(connection.dialect, f"COPY {table}", [], exc) from exc
+
+
 async def fetch_one(session: AsyncSession, query: Query, **params: Any) -> Mapping[str, Any] | None:
     rows = await fetch(session, query, **params)
     return rows[0] if rows else None

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.auth.principal import Principal
-from app.dbutil import dialect_insert
+from app.dbutil import dialect_insert, insert_rows, insert_rows_with_ids
 from app.errors import Conflict
 from app.extraction.models import Extraction, Task, UnitMention
-from app.models import Document, GroupMember, Indicator, Milestone, Role, utcnow
+from app.models import Assignment, Document, GroupMember, Indicator, Milestone, Role, utcnow
 from app.models import Task as TaskRow
 from app.tasks import obligations
 from app.units import service as units
@@ -94,10 +94,12 @@ async def store(session: AsyncSession, principal: Principal | None, extraction: 
         raise Conflict("Another request is importing this document right now; send it again.")
     unit_ids = await ensure_units(session, extraction, own, parent)
     result = Imported(document_id, units=set(unit_ids))
-    await add_tasks(session, document_id, extraction.tasks, unit_ids, result, start=0)
+    # Its obligations start when the document does (序时进度 counts from it): written so, not
+    # updated after (the update rewrote every row just inserted, with its five indexes).
+    await add_tasks(session, document_id, extraction.tasks, unit_ids, result, start=0,
+                    starts_on=clock_start(extraction))
     await add_indicators(session, document_id, extraction)
     await expand_named_groups(session, extraction, unit_ids)
-    await obligations.start_clocks(session, document_id, clock_start(extraction))
     await audit.record(session, principal, "document.imported", "document", document_id,
                        after={"title": meta.title, "hash": digest, "tasks": result.tasks,
                               "obligations": result.obligations})
@@ -145,32 +147,36 @@ def describe(extraction: Extraction) -> dict:
 
 async def add_tasks(session: AsyncSession, document_id: int, tasks: list[Task],
                     unit_ids: dict[str, int], result: Imported, *, start: int,
-                    parent_id: int | None = None, implied: tuple[UnitMention, ...] = ()) -> int:
+                    parent_id: int | None = None, implied: tuple[UnitMention, ...] = (),
+                    starts_on: date | None = None) -> int:
     """Insert `tasks` (then their subtasks) from ordinal `start`; returns the next ordinal.
-    `implied`: units a document-wide rule put on the parent, owed on each of its clauses."""
+    `implied`: units a document-wide rule put on the parent, owed on each of its clauses;
+    `starts_on`: when their obligations start (None: when they are made)."""
     rows, ordinal = [], start
     for task in tasks:
         rows.append(task_row(document_id, task, ordinal, parent_id, implied))
         ordinal += 1
     if not rows:
         return ordinal
-    ids = list((await session.execute(insert(TaskRow).returning(TaskRow.id, sort_by_parameter_order=True),
-                                      rows)).scalars())
+    ids = await insert_rows_with_ids(session, TaskRow.__table__, rows)
     result.tasks += len(ids)
-    milestones, assignments = [], []
+    milestones, assignments = [], {}
     for task_id, task in zip(ids, tasks, strict=True):
         milestones += [milestone_row(task_id, k, m) for k, m in enumerate(task.milestones)]
         if not task.subtasks:
-            assignments += obligation_rows(task_id, task, unit_ids, implied)
-    if milestones:
-        await session.execute(insert(Milestone), milestones)
-    await obligations.create(session, assignments)
+            # Two names the registry knows as one unit owe once, as first named.
+            for row in obligation_rows(task_id, task, unit_ids, implied, starts_on):
+                assignments.setdefault((task_id, row["unit_id"]), row)
+    # The tasks are new: nothing here can meet an existing row.
+    await insert_rows(session, Milestone.__table__, milestones)
+    await insert_rows(session, Assignment.__table__, list(assignments.values()))
     result.obligations += len(assignments)
     for task_id, task in zip(ids, tasks, strict=True):
         if task.subtasks:
             inherited = tuple(u for u in task.units if u.implied_by_rule)
             ordinal = await add_tasks(session, document_id, task.subtasks, unit_ids, result,
-                                      start=ordinal, parent_id=task_id, implied=inherited)
+                                      start=ordinal, parent_id=task_id, implied=inherited,
+                                      starts_on=starts_on)
     return ordinal
 
 
@@ -201,10 +207,10 @@ def milestone_row(task_id: int, ordinal: int, m) -> dict:
 
 
 def obligation_rows(task_id: int, task: Task, unit_ids: dict[str, int],
-                    implied: tuple[UnitMention, ...] = ()) -> list[dict]:
+                    implied: tuple[UnitMention, ...] = (), starts_on: date | None = None) -> list[dict]:
     """One obligation per unit named on the task, in its strongest role."""
     return [obligations.row(task_id, unit_ids[name], Role(m.role), task_deadline=task.deadline,
-                            group=m.group)
+                            group=m.group, starts_on=starts_on)
             for name, m in named_units(task, implied).items()]
 
 

@@ -3,7 +3,10 @@ re-importing the same text changes nothing; a new text of a known document is a 
 
 from __future__ import annotations
 
-from anyio import to_thread
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from anyio import CapacityLimiter, to_thread
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -39,6 +42,7 @@ from app.models import (
 from app.pagination import Page, decode, next_cursor
 from app.units import service as units
 
+T = TypeVar("T")
 _IN_FORCE = Task.status != TaskStatus.withdrawn
 _OBLIGATION = Assignment.status.not_in([AssignmentStatus.group, AssignmentStatus.removed])
 _BASE = (Document.id, Document.title, Document.issuer, Document.doc_number, Document.issued_on,
@@ -52,15 +56,27 @@ def _read(data: bytes, filename: str | None) -> tuple[str, Extraction]:
     return decoded.text, extract_text(decoded.text, fmt=decoded.format, encoding=decoded.encoding)
 
 
+_EXTRACTING: list[CapacityLimiter] = []
+
+
+async def extracted(function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` off the event loop, one at a time: extraction holds the GIL, so two
+    threads at it take no less time than one, and sixteen (a burst of imports) spend theirs
+    handing it over."""
+    if not _EXTRACTING:
+        _EXTRACTING.append(CapacityLimiter(1))  # made in the running loop, as anyio wants
+    return await to_thread.run_sync(function, *args, limiter=_EXTRACTING[0])
+
+
 async def preview(data: bytes, filename: str | None) -> Extraction:
-    return (await to_thread.run_sync(_read, data, filename))[1]
+    return (await extracted(_read, data, filename))[1]
 
 
 async def import_document(session: AsyncSession, principal: Principal | None, data: bytes,
                           filename: str | None) -> ImportSummary:
     """The same text again changes nothing; a new text under a known key (文号, else title
     within the jurisdiction) is a revision of that document."""
-    text, extraction = await to_thread.run_sync(_read, data, filename)
+    text, extraction = await extracted(_read, data, filename)
     return await import_extraction(session, principal, text, extraction)
 
 

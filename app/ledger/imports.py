@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import PurePath
 from typing import Any
 
-from anyio import to_thread
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -41,7 +40,7 @@ _HEADER_SEARCH = 20  # rows above the header: a sheet title, a note, blank rows
 async def preview(session: AsyncSession, data: bytes, filename: str | None, title: str | None,
                   jurisdiction: str | None) -> Extraction:
     place = await _place(session, jurisdiction)
-    return (await to_thread.run_sync(_read, data, filename, title, place))[1]
+    return (await documents.extracted(_read, data, filename, title, place))[1]
 
 
 async def import_sheet(session: AsyncSession, principal: Principal, data: bytes,
@@ -49,7 +48,7 @@ async def import_sheet(session: AsyncSession, principal: Principal, data: bytes,
                        jurisdiction: str | None) -> ImportSummary:
     """The documents import path, fed the sheet's text: 201 new, 200 unchanged or revised."""
     place = await _place(session, jurisdiction)
-    text, extraction = await to_thread.run_sync(_read, data, filename, title, place)
+    text, extraction = await documents.extracted(_read, data, filename, title, place)
     return await documents.import_extraction(session, principal, text, extraction)
 
 

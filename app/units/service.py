@@ -4,6 +4,7 @@ a document writes ("市发改委", "赣州市发展和改革委员会", "42") to
 from __future__ import annotations
 
 import difflib
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, case, func, literal, or_, select, union_all
@@ -136,16 +137,28 @@ async def ensure_units(session: AsyncSession, wanted: list[dict]) -> dict[str, i
     if not wanted:
         return {}
     rows = {w["name"]: w for w in wanted}
-    await insert_ignore(session, Unit, [
-        {"name": w["name"], "short_name": w["short_name"], "jurisdiction_id": w["jurisdiction_id"],
-         "is_group": w["is_group"]} for w in rows.values()], ["name"])
-    ids = dict((await session.execute(select(Unit.name, Unit.id).where(Unit.name.in_(rows)))).all())
+    # Most units of a document are known already: read first, insert only what is missing
+    # (an insert that skips a known row costs the database as much as one that adds it).
+    ids = await _ids_by_name(session, rows)
+    if len(ids) < len(rows):
+        await insert_ignore(session, Unit, [
+            {"name": w["name"], "short_name": w["short_name"], "jurisdiction_id": w["jurisdiction_id"],
+             "is_group": w["is_group"]} for w in rows.values() if w["name"] not in ids], ["name"])
+        ids = await _ids_by_name(session, rows)
     aliases = {(w["jurisdiction_id"] or 0, normalise(a)): ids[w["name"]]
                for w in rows.values() for a in {w["name"], w["short_name"], *w["aliases"]} if a}
+    known = set((await session.execute(
+        select(UnitAlias.scope, UnitAlias.alias)
+        .where(UnitAlias.alias.in_({alias for _, alias in aliases})))).all())
     await insert_ignore(session, UnitAlias, [
-        {"unit_id": unit_id, "scope": scope, "alias": alias} for (scope, alias), unit_id in aliases.items()
+        {"unit_id": unit_id, "scope": scope, "alias": alias}
+        for (scope, alias), unit_id in aliases.items() if (scope, alias) not in known
     ], ["scope", "alias"])
     return ids
+
+
+async def _ids_by_name(session: AsyncSession, names: Collection[str]) -> dict[str, int]:
+    return dict((await session.execute(select(Unit.name, Unit.id).where(Unit.name.in_(names)))).all())
 
 
 # --- Resolving many refs at once, and written forms no document has used yet ---------------

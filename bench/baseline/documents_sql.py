@@ -44,15 +44,20 @@ SELECT (SELECT id FROM p) AS parent,
 UNITS = """
 WITH want AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bool[])
               WITH ORDINALITY AS w(name, short_name, jurisdiction_id, is_group, n)),
+-- Only the units not known yet are inserted, as Duban does (an insert that skips a known
+-- row would still spend a sequence value).
 ins AS (INSERT INTO unit (name, short_name, jurisdiction_id, is_group, created_at)
-        SELECT name, short_name, jurisdiction_id, is_group, now() FROM want ORDER BY n
+        SELECT name, short_name, jurisdiction_id, is_group, now() FROM want
+        WHERE NOT EXISTS (SELECT 1 FROM unit u WHERE u.name = want.name) ORDER BY n
         ON CONFLICT (name) DO NOTHING RETURNING id, name),
 ids AS (SELECT id, name FROM ins
         UNION ALL SELECT u.id, u.name FROM unit u JOIN want ON want.name = u.name),
 al AS (INSERT INTO unitalias (unit_id, scope, alias)
        SELECT ids.id, a.scope, a.alias
        FROM unnest($5::text[], $6::int[], $7::text[]) WITH ORDINALITY AS a(name, scope, alias, n)
-       JOIN ids ON ids.name = a.name ORDER BY a.n
+       JOIN ids ON ids.name = a.name
+       WHERE NOT EXISTS (SELECT 1 FROM unitalias k WHERE k.scope = a.scope AND k.alias = a.alias)
+       ORDER BY a.n
        ON CONFLICT (scope, alias) DO NOTHING)
 SELECT ids.name, ids.id, ids.name = ANY($8::text[])
   AND EXISTS (SELECT 1 FROM groupmember g WHERE g.group_id = ids.id) AS expands
