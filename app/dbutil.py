@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -41,11 +42,14 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict]) -> 
     given = rows[0].keys()
     columns = [c for c in table.columns if c.name in given or c.default is not None]
     fill = {c.name: _default(c) for c in columns if c.name not in given}
-    as_text = {c.name for c in columns if isinstance(c.type, JSON)}
-    records = [tuple(dumps(v) if c.name in as_text and v is not None else v
-                     for c in columns for v in (row[c.name] if c.name in row else fill[c.name],))
-               for row in rows]
-    await copy(session, table.name, [c.name for c in columns], records)
+    rows = [{**fill, **row} for row in rows]
+    for name in (c.name for c in columns if isinstance(c.type, JSON)):
+        for row in rows:
+            if row[name] is not None:
+                row[name] = dumps(row[name])  # JSON goes to the driver as its text
+    names = [c.name for c in columns]
+    records = list(map(itemgetter(*names), rows)) if len(names) > 1 else [(r[names[0]],) for r in rows]
+    await copy(session, table.name, names, records)
 
 
 def _default(column: Any) -> Any:

@@ -217,9 +217,10 @@ def obligation_rows(task_id: int, task: Task, unit_ids: dict[str, int],
 def named_units(task: Task, implied: tuple[UnitMention, ...] = ()) -> dict[str, UnitMention]:
     """Each unit the task names (or a rule implies), by canonical name, in its strongest role."""
     best: dict[str, UnitMention] = {}
+    rank = obligations.ROLE_RANK  # keyed by StrEnums, which a role's plain string finds
     for m in [*task.units, *implied]:
         held = best.get(m.canonical)
-        if held is None or obligations.ROLE_RANK[Role(m.role)] < obligations.ROLE_RANK[Role(held.role)]:
+        if held is None or rank[m.role] < rank[held.role]:
             best[m.canonical] = m
     return best
 
