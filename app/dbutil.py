@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Integer,
+    ColumnElement,
     Table,
+    any_,
     bindparam,
     func,
     insert,
@@ -25,9 +28,22 @@ from app.db import dumps
 from app.query import Query, copy, run
 
 
+def _on_postgresql(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
-    name = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if _on_postgresql(session) else sqlite.insert)(table)
+
+
+def one_of(session: AsyncSession, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
+    """`column IN values`. On PostgreSQL one array parameter (= ANY): the statement's text is
+    the same for any number of values, so it is compiled and prepared once; an expanded IN is
+    another statement for every count (an import's hundred-odd unit names), each compiled and
+    prepared anew."""
+    if _on_postgresql(session):
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
 
 
 async def insert_rows(session: AsyncSession, table: Table, rows: list[dict]) -> None:

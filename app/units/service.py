@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.auth.principal import Principal
-from app.dbutil import insert_ignore
+from app.dbutil import insert_ignore, one_of
 from app.errors import AmbiguousUnit, InvalidInput, NotFound, UnknownUnit
 from app.extraction.models import Jurisdiction as WrittenJurisdiction
 from app.extraction.text import fold
@@ -149,7 +149,7 @@ async def ensure_units(session: AsyncSession, wanted: list[dict]) -> dict[str, i
                for w in rows.values() for a in {w["name"], w["short_name"], *w["aliases"]} if a}
     known = set((await session.execute(
         select(UnitAlias.scope, UnitAlias.alias)
-        .where(UnitAlias.alias.in_({alias for _, alias in aliases})))).all())
+        .where(one_of(session, UnitAlias.alias, {alias for _, alias in aliases})))).all())
     await insert_ignore(session, UnitAlias, [
         {"unit_id": unit_id, "scope": scope, "alias": alias}
         for (scope, alias), unit_id in aliases.items() if (scope, alias) not in known
@@ -158,7 +158,8 @@ async def ensure_units(session: AsyncSession, wanted: list[dict]) -> dict[str, i
 
 
 async def _ids_by_name(session: AsyncSession, names: Collection[str]) -> dict[str, int]:
-    return dict((await session.execute(select(Unit.name, Unit.id).where(Unit.name.in_(names)))).all())
+    found = select(Unit.name, Unit.id).where(one_of(session, Unit.name, names))
+    return dict((await session.execute(found)).all())
 
 
 # --- Resolving many refs at once, and written forms no document has used yet ---------------
