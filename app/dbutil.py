@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Integer,
     ColumnElement,
+    Integer,
     Table,
     any_,
     bindparam,
@@ -52,7 +52,7 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict]) -> 
     executemany on SQLite. A column a row leaves out takes its model default, else NULL."""
     if not rows:
         return
-    if session.bind.dialect.name != "postgresql":
+    if not _on_postgresql(session):
         await session.execute(insert(table), rows)
         return
     given = rows[0].keys()
@@ -84,7 +84,7 @@ async def insert_rows_with_ids(session: AsyncSession, table: Table, rows: list[d
     """`insert_rows` for rows whose new ids the caller needs, in the rows' order."""
     if not rows:
         return []
-    if session.bind.dialect.name != "postgresql":
+    if not _on_postgresql(session):
         done = await session.execute(
             insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
         return list(done.scalars())

@@ -28,9 +28,7 @@ from app.tasks import obligations
 
 A = Assignment
 OPEN_ROW = obligations.OPEN_ROW
-# A group is a label and a removed obligation is owed by nobody: neither ever counts.
-# Spelled as two inequalities: a prebuilt statement (app/query.py) takes no expanding IN list.
-COUNTS = and_(A.status != AssignmentStatus.group, A.status != AssignmentStatus.removed)
+COUNTS = obligations.OWED
 CLOSED = A.status == AssignmentStatus.closed
 INSTANT = A.created_at.type
 

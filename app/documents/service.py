@@ -31,7 +31,6 @@ from app.extraction.models import Warning as ExtractionWarning
 from app.extraction.reader import read_document
 from app.models import (
     Assignment,
-    AssignmentStatus,
     Document,
     Indicator,
     Jurisdiction,
@@ -40,11 +39,12 @@ from app.models import (
     TaskStatus,
 )
 from app.pagination import Page, decode, next_cursor
+from app.tasks import obligations
 from app.units import service as units
 
 T = TypeVar("T")
 _IN_FORCE = Task.status != TaskStatus.withdrawn
-_OBLIGATION = Assignment.status.not_in([AssignmentStatus.group, AssignmentStatus.removed])
+_OBLIGATION = obligations.OWED
 _BASE = (Document.id, Document.title, Document.issuer, Document.doc_number, Document.issued_on,
          Document.period_start, Document.period_end, Document.version, Document.created_at,
          Jurisdiction.id.label("jurisdiction_id"), Jurisdiction.name.label("jurisdiction_name"),

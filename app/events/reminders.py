@@ -19,13 +19,12 @@ from app.events import outbox
 from app.events.schemas import ReminderCreate, ReminderOut, RemindersCreated, UnitBrief
 from app.http import check_period
 from app.models import Assignment as A
-from app.models import AssignmentStatus, Reminder, Task, Unit
+from app.models import Reminder, Task, Unit
 from app.pagination import Page
 from app.tasks import access, obligations
 from app.units import service as units
 from app.workflow import transitions as tr
 
-_NOT_OBLIGATIONS = (AssignmentStatus.group, AssignmentStatus.removed)
 _R = Reminder.__table__
 
 
@@ -80,7 +79,7 @@ async def _named(session: AsyncSession, body: ReminderCreate, task) -> list[tupl
     if task is not None:
         on_task = set((await session.execute(
             select(A.unit_id).where(A.unit_id.in_([u.id for u in targets]),
-                                    A.status.not_in(_NOT_OBLIGATIONS), _on_task(task.id)))).scalars())
+                                    obligations.OWED, _on_task(task.id)))).scalars())
         strangers = [u.name for u in targets if u.id not in on_task]
         if strangers:
             raise InvalidInput(f"{'、'.join(strangers)} holds no obligation on task {task.id}: "

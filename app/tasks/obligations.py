@@ -30,6 +30,11 @@ def effective(extended_to: date | None, own_deadline: date | None, task_deadline
 # `is_open IS 1` / `is_open IS true` implies it, so only this form can use the partial index.
 OPEN_ROW = literal_column("assignment.is_open")
 
+# A group is a label and a removed obligation is owed by nobody: neither is ever counted as
+# owed. Spelled as two inequalities: a prebuilt statement (app/query.py) takes no expanding IN.
+NOT_OWED = (AssignmentStatus.group, AssignmentStatus.removed)
+OWED = and_(*(Assignment.status != status for status in NOT_OWED))
+
 
 def overdue_clause(as_of: date | ColumnElement[date]) -> ColumnElement[bool]:
     return and_(OPEN_ROW, Assignment.effective_deadline < as_of)

@@ -32,7 +32,6 @@ _Parent, _Sub, _Group = aliased(Task), aliased(Task), aliased(Unit)
 _VIEWER = bindparam("viewer", type_=Integer)
 # The id as a bind, not Task.id: a correlated IN would hide the index from PostgreSQL.
 _TASK = bindparam("task_id", type_=Integer)
-_SKIPPED = (AssignmentStatus.group, AssignmentStatus.removed)
 
 STATEMENT = (
     select(Task.id, Task.document_id, Task.parent_id, Task.number, Task.kind, Task.title,
@@ -104,7 +103,7 @@ def render(principal: Principal, task: Mapping[str, Any], as_of: date) -> tuple[
         # Dates inside built JSON arrive as ISO strings.
         r["effective_deadline"] = _day(r["effective_deadline"])
     own = [r for r in rows if r["task_id"] == task["id"]]
-    in_force = [r for r in rows if r["status"] not in _SKIPPED]
+    in_force = [r for r in rows if r["status"] not in obligations.NOT_OWED]
     leads = principal.unit_id is None or any(
         r["unit_id"] == principal.unit_id and r["role"] == Role.lead for r in in_force)
     view = {
