@@ -20,7 +20,7 @@ from app.extraction.units import canonical, restore_prefix
 from app.extraction.vocab import LEVEL_PREFIXES
 from app.models import Assignment, AssignmentStatus, GroupMember, Jurisdiction, Unit, UnitAlias
 from app.pagination import Page, decode, next_cursor
-from app.query import Query, fetch_one
+from app.query import Query, fetch_one, run_one
 from app.units.schemas import (
     AliasPublic,
     JurisdictionPublic,
@@ -43,6 +43,7 @@ class UnitRef:
 
 _COLUMNS = (Unit.id, Unit.name, Unit.short_name, Unit.jurisdiction_id, Unit.is_group)
 _BY_ID = Query(select(*_COLUMNS).where(Unit.id == bindparam("unit_id")))
+_JURISDICTION = Query(select(Jurisdiction.id).where(Jurisdiction.name == bindparam("name")))
 
 
 def _number(text: str) -> int | None:
@@ -126,9 +127,13 @@ async def suggest(session: AsyncSession, text: str, scope: int | None, limit: in
 
 async def ensure_jurisdiction(session: AsyncSession, name: str, level: str,
                               parent: int | None = None) -> int:
-    await insert_ignore(session, Jurisdiction, [{"name": name, "level": level, "parent_id": parent}],
-                        ["name"])
-    return (await session.execute(select(Jurisdiction.id).where(Jurisdiction.name == name))).scalar_one()
+    # Read first: every import names its jurisdiction, and all but the first find it.
+    found = await run_one(session, _JURISDICTION, name=name)
+    if found is None:
+        await insert_ignore(session, Jurisdiction, [{"name": name, "level": level, "parent_id": parent}],
+                            ["name"])
+        found = await run_one(session, _JURISDICTION, name=name)
+    return found["id"]
 
 
 async def ensure_units(session: AsyncSession, wanted: list[dict]) -> dict[str, int]:
@@ -147,9 +152,10 @@ async def ensure_units(session: AsyncSession, wanted: list[dict]) -> dict[str, i
         ids = await _ids_by_name(session, rows)
     aliases = {(w["jurisdiction_id"] or 0, normalise(a)): ids[w["name"]]
                for w in rows.values() for a in {w["name"], w["short_name"], *w["aliases"]} if a}
-    known = set((await session.execute(
+    # As plain tuples: a row compared with a tuple goes through SQLAlchemy's Row.__eq__.
+    known = {(scope, alias) for scope, alias in await session.execute(
         select(UnitAlias.scope, UnitAlias.alias)
-        .where(one_of(session, UnitAlias.alias, {alias for _, alias in aliases})))).all())
+        .where(one_of(session, UnitAlias.alias, {alias for _, alias in aliases})))}
     await insert_ignore(session, UnitAlias, [
         {"unit_id": unit_id, "scope": scope, "alias": alias}
         for (scope, alias), unit_id in aliases.items() if (scope, alias) not in known
