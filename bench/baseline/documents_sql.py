@@ -27,13 +27,17 @@ FROM (SELECT 1) AS one LEFT JOIN (
   FROM document d WHERE d.id = (SELECT id FROM document WHERE content_hash = $1 LIMIT 1)) s ON true
 """
 
-# $1 parent name, $2 its level, $3 the document's jurisdiction, $4 its level.
+# $1 parent name, $2 its level, $3 the document's jurisdiction, $4 its level. Inserted only
+# when missing, as Duban does: an insert that meets the row still draws an id.
 JURISDICTIONS = """
 WITH pi AS (INSERT INTO jurisdiction (name, level, parent_id) SELECT $1::text, $2::text, NULL
-            WHERE $1::text IS NOT NULL ON CONFLICT (name) DO NOTHING RETURNING id),
+            WHERE $1::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM jurisdiction WHERE name = $1::text)
+            ON CONFLICT (name) DO NOTHING RETURNING id),
 p AS (SELECT id FROM pi UNION ALL SELECT id FROM jurisdiction WHERE name = $1::text),
 oi AS (INSERT INTO jurisdiction (name, level, parent_id)
-       SELECT $3::text, $4::text, (SELECT id FROM p) ON CONFLICT (name) DO NOTHING RETURNING id)
+       SELECT $3::text, $4::text, (SELECT id FROM p)
+       WHERE NOT EXISTS (SELECT 1 FROM jurisdiction WHERE name = $3::text)
+       ON CONFLICT (name) DO NOTHING RETURNING id)
 SELECT (SELECT id FROM p) AS parent,
   (SELECT id FROM oi UNION ALL SELECT id FROM jurisdiction WHERE name = $3::text) AS own
 """
