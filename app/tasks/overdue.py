@@ -10,7 +10,8 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import Date, Integer, Select, and_, bindparam, func, or_, select, tuple_
+from sqlalchemy import Date, Integer, Select, Text, and_, bindparam, func, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import sqljson
@@ -18,7 +19,7 @@ from app.auth.principal import TOKEN_LIVE, Principal
 from app.dbutil import days_between
 from app.errors import InvalidInput, NotFound
 from app.models import Assignment, Document, Jurisdiction, Role, Task, TokenRole, Unit
-from app.pagination import decode, next_cursor
+from app.pagination import decode, encode, next_cursor
 from app.query import Query, fetch_one
 from app.tasks import obligations
 from app.tasks.obligations import OPEN_ROW
@@ -31,11 +32,16 @@ from app.units import service as units
 _BAD_CURSOR = "The cursor is not valid: pass next_cursor from the previous page unchanged."
 
 
-def _unit_page(by_role: bool) -> Select[Any]:
+def _unit_page(by_role: bool, ordered: bool) -> Select[Any]:
     """One page of a unit's overdue obligations as one row: the index range first, then the
     page's tasks and documents by primary key, the items built as JSON by the database in the
     shape of OverduePage's; and whether the caller's token holds (TOKEN_LIVE). Built once per
-    variant, run with binds."""
+    variant, run with binds.
+
+    `ordered` (PostgreSQL): the database also orders the items, leaves out the row fetched
+    to tell whether a page follows, and names the page's last key, so that the items' JSON
+    text goes to the client as it comes. Decoding it only to encode it again cost a tenth of
+    the service's time on this, its busiest read. (SQLite's json_group_array takes no order.)"""
     as_of = bindparam("as_of", type_=Date)
     page = (select(Assignment.id, Assignment.task_id, Assignment.role, Assignment.status,
                    Assignment.effective_deadline)
@@ -49,36 +55,49 @@ def _unit_page(by_role: bool) -> Select[Any]:
     if by_role:
         page = page.where(Assignment.role == bindparam("role"))
     page = page.subquery("page")
+    if ordered:  # numbered in key order: the page holds at most limit + 1 rows
+        page = select(page, func.row_number().over(
+            order_by=(page.c.effective_deadline, page.c.task_id)).label("n")).subquery("numbered")
     item = sqljson.fields(
         task=sqljson.fields(id=Task.id, number=Task.number, title=Task.title,
                             document=sqljson.fields(id=Document.id, title=Document.title)),
         role=page.c.role, deadline=page.c.effective_deadline,
         days_overdue=days_between(as_of, page.c.effective_deadline), status=page.c.status,
         assignment_id=page.c.id)
-    items = (select(sqljson.json_array_agg(item))
-             .select_from(page.join(Task, Task.id == page.c.task_id)
-                          .join(Document, Document.id == Task.document_id))
-             .scalar_subquery())
-    return select(TOKEN_LIVE.label("token_live"), items.label("items"))
+    rows = page.join(Task, Task.id == page.c.task_id).join(Document, Document.id == Task.document_id)
+    if not ordered:
+        items = select(sqljson.json_array_agg(item)).select_from(rows).scalar_subquery()
+        return select(TOKEN_LIVE.label("token_live"), items.label("items"))
+    limit, n = bindparam("limit", type_=Integer), page.c.n
+    found = (select(
+        func.coalesce(func.json_agg(aggregate_order_by(item, n)).filter(n <= limit).cast(Text),
+                      "[]").label("items"),
+        func.count().label("fetched"),
+        func.max(page.c.effective_deadline).filter(n == limit).label("last_day"),
+        func.max(page.c.task_id).filter(n == limit).label("last_task"))
+        .select_from(rows).subquery("found"))
+    return select(TOKEN_LIVE.label("token_live"), found)
 
 
-_UNIT_PAGE = {False: Query(_unit_page(False)), True: Query(_unit_page(True))}
+# (by role, ordered by the database): the last on PostgreSQL.
+_UNIT_PAGE = {(role, ordered): Query(_unit_page(role, ordered))
+              for role in (False, True) for ordered in (False, True)}
 
 
 def _unit_binds(unit_id: int, as_of: date, limit: int, role: Role | None,
                 after: tuple[date, int] | None) -> dict[str, Any]:
     after_day, after_task = after or (date.min, 0)
     return {"unit_id": unit_id, "as_of": as_of, "after_day": after_day, "after_task": after_task,
-            "fetch": limit + 1, "role": role}
+            "limit": limit, "fetch": limit + 1, "role": role}
 
 
 def unit_statement(unit_id: int, as_of: date, *, limit: int, role: Role | None = None,
-                   after: tuple[date, int] | None = None) -> Select[Any]:
+                   after: tuple[date, int] | None = None, ordered: bool = True) -> Select[Any]:
     """The page's statement with its values bound in, as EXPLAIN wants it: for a unit token the
     service has seen before, so the token's check is in the plan too."""
     caller = Principal(TokenRole.unit, unit_id, 0, verified=False, digest="0" * 64)
     binds = {**_unit_binds(unit_id, as_of, limit, role, after), **caller.live_binds()}
-    return _UNIT_PAGE[role is not None].statement.params(binds)
+    return _UNIT_PAGE[role is not None, ordered].statement.params(binds)
 
 
 async def of_unit(session: AsyncSession, principal: Principal, unit: str, *, jurisdiction: str | None,
@@ -95,15 +114,24 @@ async def of_unit(session: AsyncSession, principal: Principal, unit: str, *, jur
             await units.resolve(session, unit)
         raise
     binds = _unit_binds(unit_id, as_of, limit, role, after)
-    row = await fetch_one(session, _UNIT_PAGE[role is not None], **binds, **principal.live_binds())
+    ordered = session.bind.dialect.name == "postgresql"
+    row = await fetch_one(session, _UNIT_PAGE[role is not None, ordered], **binds,
+                          **principal.live_binds())
     principal.settle(row["token_live"])
-    # The aggregate keeps no order of its own: the page's is (deadline, task), ISO days sorting
-    # as the days do.
-    items = sorted(row["items"], key=lambda i: (i["deadline"], i["task"]["id"]))
-    if not items and not known:
+    if ordered:
+        empty, items = not row["fetched"], row["items"].encode()
+        after = encode([row["last_day"].isoformat(), row["last_task"]]) \
+            if row["fetched"] > limit else None
+    else:
+        # The aggregate keeps no order of its own: the page's is (deadline, task), ISO days
+        # sorting as the days do.
+        page = sorted(row["items"], key=lambda i: (i["deadline"], i["task"]["id"]))
+        empty, items = not page, orjson.dumps(page[:limit])
+        after = next_cursor(page, limit, lambda i: [i["deadline"], i["task"]["id"]])
+    if empty and not known:
         await units.resolve(session, unit)  # an empty page of a unit that does not exist is a 404
-    after = next_cursor(items, limit, lambda i: [i["deadline"], i["task"]["id"]])
-    return orjson.dumps({"items": items[:limit], "next_cursor": after, "as_of": as_of})
+    return b'{"items":%b,"next_cursor":%b,"as_of":%b}' % (items, orjson.dumps(after),
+                                                          orjson.dumps(as_of))
 
 
 async def _unit_id(session: AsyncSession, principal: Principal, unit: str,
