@@ -28,12 +28,12 @@ from app.db import dumps
 from app.query import Query, copy, run
 
 
-def _on_postgresql(session: AsyncSession) -> bool:
+def on_postgresql(session: AsyncSession) -> bool:
     return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
-    return (postgresql.insert if _on_postgresql(session) else sqlite.insert)(table)
+    return (postgresql.insert if on_postgresql(session) else sqlite.insert)(table)
 
 
 def one_of(session: AsyncSession, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
@@ -41,7 +41,7 @@ def one_of(session: AsyncSession, column: Any, values: Collection[Any]) -> Colum
     the same for any number of values, so it is compiled and prepared once; an expanded IN is
     another statement for every count (an import's hundred-odd unit names), each compiled and
     prepared anew."""
-    if _on_postgresql(session):
+    if on_postgresql(session):
         return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
     return column.in_(values)
 
@@ -52,7 +52,7 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict]) -> 
     executemany on SQLite. A column a row leaves out takes its model default, else NULL."""
     if not rows:
         return
-    if not _on_postgresql(session):
+    if not on_postgresql(session):
         await session.execute(insert(table), rows)
         return
     given = rows[0].keys()
@@ -84,7 +84,7 @@ async def insert_rows_with_ids(session: AsyncSession, table: Table, rows: list[d
     """`insert_rows` for rows whose new ids the caller needs, in the rows' order."""
     if not rows:
         return []
-    if not _on_postgresql(session):
+    if not on_postgresql(session):
         done = await session.execute(
             insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
         return list(done.scalars())

@@ -50,19 +50,20 @@ class _Plan:
 async def apply(session: AsyncSession, principal: Principal | None, document: Mapping[str, Any],
                 extraction: Extraction, text: str, digest: str) -> ChangeSummary:
     """`document`: the stored row's id, version and content_hash."""
+    document_id = document["id"]
     own, parent = await importer.jurisdiction_ids(session, extraction)
     # Claimed first: a concurrent revision of the same document waits on this row, then
     # finds the version moved and is told to retry instead of interleaving with this one.
     claimed = await session.execute(
-        update(Document).where(Document.id == document["id"], Document.version == document["version"])
+        update(Document).where(Document.id == document_id, Document.version == document["version"])
         .values(content_hash=digest, text=text, version=document["version"] + 1, updated_at=utcnow(),
                 **importer.document_values(extraction, own)))
     if not claimed.rowcount:
         raise Conflict("The document was revised by another request meanwhile; send it again.")
     unit_ids = await importer.ensure_units(session, extraction, own, parent)
-    before = await _open_obligations(session, document["id"])
+    before = await _open_obligations(session, document_id)
     stored = (await session.execute(
-        select(*_TASK_COLUMNS).where(Task.document_id == document["id"], Task.status != TaskStatus.withdrawn)
+        select(*_TASK_COLUMNS).where(Task.document_id == document_id, Task.status != TaskStatus.withdrawn)
         .order_by(Task.ordinal))).all()
     children: dict[int | None, list[Any]] = defaultdict(list)
     for row in stored:
@@ -70,19 +71,19 @@ async def apply(session: AsyncSession, principal: Principal | None, document: Ma
     plan = _Plan()
     _match(children, extraction.tasks, None, (), plan)
     changes = ChangeSummary()
-    touched = await _reconcile_obligations(session, document["id"], plan, children, unit_ids)
-    touched |= await _replace_milestones(session, document["id"], plan)
-    changes.tasks_updated = await _update_tasks(session, document["id"], plan, touched)
+    touched = await _reconcile_obligations(session, document_id, plan, children, unit_ids)
+    touched |= await _replace_milestones(session, document_id, plan)
+    changes.tasks_updated = await _update_tasks(session, document_id, plan, touched)
     matched = {row.id for row, _, _ in plan.matched}
     changes.tasks_withdrawn = await _withdraw(session, [row.id for row in stored if row.id not in matched])
-    changes.tasks_added = await _add(session, document["id"], plan, unit_ids)
-    await session.execute(delete(Indicator).where(Indicator.document_id == document["id"]))
-    await importer.add_indicators(session, document["id"], extraction)
+    changes.tasks_added = await _add(session, document_id, plan, unit_ids)
+    await session.execute(delete(Indicator).where(Indicator.document_id == document_id))
+    await importer.add_indicators(session, document_id, extraction)
     await importer.expand_named_groups(session, extraction, unit_ids)
-    await obligations.start_clocks(session, document["id"], importer.clock_start(extraction))
-    after = await _open_obligations(session, document["id"])
+    await obligations.start_clocks(session, document_id, importer.clock_start(extraction))
+    after = await _open_obligations(session, document_id)
     changes.obligations_added, changes.obligations_removed = len(after - before), len(before - after)
-    await audit.record(session, principal, "document.revised", "document", document["id"],
+    await audit.record(session, principal, "document.revised", "document", document_id,
                        before={"version": document["version"], "hash": document["content_hash"]},
                        after={"version": document["version"] + 1, "hash": digest,
                               **changes.model_dump()})

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import sqljson
 from app.auth.principal import TOKEN_LIVE, Principal
-from app.dbutil import days_between
+from app.dbutil import days_between, on_postgresql
 from app.errors import InvalidInput, NotFound
 from app.models import Assignment, Document, Jurisdiction, Role, Task, TokenRole, Unit
 from app.pagination import decode, encode, next_cursor
@@ -114,7 +114,7 @@ async def of_unit(session: AsyncSession, principal: Principal, unit: str, *, jur
             await units.resolve(session, unit)
         raise
     binds = _unit_binds(unit_id, as_of, limit, role, after)
-    ordered = session.bind.dialect.name == "postgresql"
+    ordered = on_postgresql(session)
     row = await fetch_one(session, _UNIT_PAGE[role is not None, ordered], **binds,
                           **principal.live_binds())
     principal.settle(row["token_live"])
